@@ -1,0 +1,127 @@
+"""The fixture loader returns complete, self-consistent expectations."""
+
+from __future__ import annotations
+
+import glob
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixture_data import CKPT_DIR, Expected, all_prefixes, case_dir, load_expected
+
+KNOWN_TF_DTYPES = {
+    "float16", "float32", "float64", "bfloat16",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "bool", "complex64", "complex128", "string",
+    "qint8", "quint8", "qint16", "quint16", "qint32",
+    "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz",
+    "float4_e2m1fn", "int4", "uint4", "int2", "uint2",
+}
+# TF's reader hands quantized values back as the plain integer type of the same width.
+NUMPY_NAME_FOR_TF = {"string": "object", "qint8": "int8", "quint8": "uint8", "qint16": "int16",
+                     "quint16": "uint16", "qint32": "int32"}
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+PREFIXES = all_prefixes()
+
+
+def _prefix_id(prefix: Path) -> str:
+    return prefix.relative_to(CKPT_DIR).as_posix()
+
+
+@pytest.fixture(params=PREFIXES, ids=[_prefix_id(p) for p in PREFIXES])
+def expected(request: pytest.FixtureRequest) -> Expected:
+    return load_expected(request.param)
+
+
+def test_fixtures_provide_checkpoint_prefixes() -> None:
+    assert PREFIXES, f"no *.expected.json under {CKPT_DIR}; run tools/make_fixtures.py checkpoints"
+
+
+def test_every_prefix_points_at_files_on_disk(expected: Expected) -> None:
+    if expected.format == "v2":
+        assert expected.prefix.with_name(expected.prefix.name + ".index").is_file()
+    else:
+        assert glob.glob(str(expected.prefix)), expected.prefix
+
+
+def test_every_prefix_has_tensors_and_a_tf_version(expected: Expected) -> None:
+    assert expected.values
+    assert expected.tf_version.count(".") >= 2
+    assert set(expected.values) == set(expected.shapes) == set(expected.dtypes) == set(expected.sources)
+
+
+def test_dtypes_are_known_tf_names(expected: Expected) -> None:
+    assert set(expected.dtypes.values()) <= KNOWN_TF_DTYPES
+
+
+def test_values_have_recorded_shapes_and_matching_numpy_dtypes(expected: Expected) -> None:
+    for key, value in expected.values.items():
+        assert list(value.shape) == expected.shapes[key], key
+        tf_name = expected.dtypes[key]
+        assert value.dtype.name == NUMPY_NAME_FOR_TF.get(tf_name, tf_name), key
+
+
+def test_string_values_are_bytes(expected: Expected) -> None:
+    for key, value in expected.values.items():
+        if expected.dtypes[key] == "string":
+            assert all(isinstance(item, bytes) for item in value.ravel()), key
+
+
+def test_values_not_read_by_tf_carry_tf_error(expected: Expected) -> None:
+    assert set(expected.sources.values()) <= {"tf_reader", "written"}
+    written = {key for key, source in expected.sources.items() if source == "written"}
+    assert written == set(expected.errors)
+    assert all(expected.errors[key] for key in written)
+
+
+def test_list_variables_names_recorded_tensors(expected: Expected) -> None:
+    for name, shape in expected.list_variables:
+        assert expected.shapes[name] == shape
+
+
+def test_latest_checkpoint_is_relative_and_exists(expected: Expected) -> None:
+    if expected.latest_checkpoint is None:
+        return
+    assert not Path(expected.latest_checkpoint).is_absolute()
+    target = expected.prefix.parent / expected.latest_checkpoint
+    assert Path(f"{target}.index").is_file() or glob.glob(str(target))
+
+
+def test_object_graph_text_accompanies_object_based_checkpoints(expected: Expected) -> None:
+    if OBJECT_GRAPH_KEY in expected.values:
+        assert expected.object_graph_text is not None
+        assert "nodes" in expected.object_graph_text
+    else:
+        assert expected.object_graph_text is None
+
+
+def test_all_dtypes_case_covers_specials_and_bfloat16() -> None:
+    expected = load_expected(case_dir("all_dtypes") / "all_dtypes")
+    special = expected.values["float32/special"]
+    assert np.isnan(special).any() and np.isinf(special).any()
+    assert np.signbit(special[special == 0]).any()
+    assert expected.values["bfloat16/values"].dtype.name == "bfloat16"
+    assert expected.values["string/empty"].shape == (0,)
+
+
+def test_fixture_files_hold_no_machine_paths() -> None:
+    repo_root = str(Path(__file__).resolve().parent.parent).encode()
+    temp_root = tempfile.gettempdir().encode()
+    for path in CKPT_DIR.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert repo_root not in data, path
+            assert temp_root + b"/" not in data, path
+
+
+def test_case_dir_rejects_unknown_case() -> None:
+    with pytest.raises(FileNotFoundError):
+        case_dir("no_such_case")
+
+
+def test_load_expected_rejects_unrecorded_prefix(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_expected(tmp_path / "model.ckpt")
