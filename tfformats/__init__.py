@@ -1,0 +1,42 @@
+"""tfformats: read, write, freeze and audit TensorFlow files without TensorFlow.
+
+Example:
+    >>> import tfformats as tff
+    >>> r = tff.load_checkpoint("train/model.ckpt-1000")
+    >>> r.get_tensor("dense/kernel")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .checkpoint import latest_checkpoint, list_variables, load_checkpoint, load_variable, resolve_checkpoint
+from .checkpoint_reader import CheckpointReader, TensorInfo
+from .errors import ChecksumError, FormatError, GraphError, MissingShardError, TFFormatsError, UnsupportedError
+from .tensor_proto import from_numpy, to_numpy
+
+__version__ = "0.1.0"
+
+# Heavier parts load on first use so that `import tfformats` stays fast.
+_LAZY = {
+    "proto": ("tfformats.proto", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tfformats' has no attribute {name!r}")
+
+
+__all__ = [
+    "CheckpointReader", "ChecksumError", "FormatError", "GraphError", "MissingShardError", "TFFormatsError",
+    "TensorInfo", "UnsupportedError", "from_numpy", "latest_checkpoint", "list_variables", "load_checkpoint",
+    "load_variable", "resolve_checkpoint", "to_numpy",
+]

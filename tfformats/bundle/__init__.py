@@ -1,0 +1,1 @@
+"""TensorBundle (V2 checkpoint) format: index entries, data shards, slices."""

@@ -1,0 +1,152 @@
+"""Read a sorted-string table (the ``.index`` of a bundle, or a V1 checkpoint)."""
+
+from __future__ import annotations
+
+import bisect
+import mmap
+import os
+from typing import Iterator, Optional
+
+from ..errors import ChecksumError, FormatError, PathLike
+from . import layout
+from .layout import BlockHandle
+
+# Snappy cannot expand data by more than about 21x (a 3-byte copy op emits at
+# most 64 bytes); a declared length above this bound is a lie.
+_SNAPPY_MAX_RATIO = 32
+
+
+def _snappy_uncompress(data: bytes) -> bytes:
+    import snappy  # imported lazily: TensorFlow itself never writes snappy tables
+
+    return snappy.uncompress(data)  # type: ignore[no-any-return]
+
+
+class TableReader:
+    """Random and sequential access to the entries of one table file.
+
+    Opening reads only the footer and the index block. Blocks are read,
+    checked and decoded on demand; the last one decoded is cached.
+    """
+
+    def __init__(self, path: PathLike, *, verify_checksums: bool = True) -> None:
+        self.path = os.fspath(path)
+        self.verify_checksums = verify_checksums
+        with open(self.path, "rb") as f:
+            self.size = os.fstat(f.fileno()).st_size
+            if self.size < layout.FOOTER_SIZE:
+                raise FormatError(
+                    f"file of {self.size} bytes is too short to be a table "
+                    f"(a table ends with a {layout.FOOTER_SIZE}-byte footer)", self.path)
+            self._map: mmap.mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        footer_at = self.size - layout.FOOTER_SIZE
+        try:
+            self.footer = layout.decode_footer(self._map[footer_at:])
+        except FormatError as exc:
+            raise FormatError(exc.detail, self.path, footer_at) from None
+        self._check_handle(self.footer.index, "index block", footer_at)
+        self.index_keys: list[bytes] = []
+        self.index_handles: list[BlockHandle] = []
+        index_block = self.read_block(self.footer.index, "index block")
+        try:
+            for key, start, end in layout.iter_block(index_block):
+                handle, _ = layout.decode_block_handle(index_block, start, end)
+                self.index_keys.append(key)
+                self.index_handles.append(handle)
+        except FormatError as exc:
+            raise FormatError(f"index block: {exc.detail}", self.path, self.footer.index.offset) from None
+        for handle in self.index_handles:
+            self._check_handle(handle, "data block", self.footer.index.offset)
+        self._cache_handle: Optional[BlockHandle] = None
+        self._cache: dict[bytes, bytes] = {}
+
+    # -- blocks ---------------------------------------------------------------------
+
+    def _check_handle(self, handle: BlockHandle, what: str, where: int) -> None:
+        end = handle.offset + handle.size + layout.BLOCK_TRAILER_SIZE
+        if end > self.size:
+            raise FormatError(
+                f"{what} handle (offset {handle.offset}, size {handle.size}) points past the end "
+                f"of the file ({self.size} bytes); the file is truncated or not a table", self.path, where)
+
+    def read_block(self, handle: BlockHandle, what: str = "block") -> bytes:
+        """Return the decoded contents of the block at ``handle``."""
+        self._check_handle(handle, what, handle.offset)
+        start, end = handle.offset, handle.offset + handle.size
+        contents = self._map[start:end]
+        compression, stored_crc = layout.decode_block_trailer(self._map[end:end + layout.BLOCK_TRAILER_SIZE])
+        if self.verify_checksums and layout.block_crc(contents, compression) != stored_crc:
+            raise ChecksumError(f"{what} checksum mismatch (block of {handle.size} bytes): "
+                                "the file is damaged", self.path, start)
+        if compression == layout.NO_COMPRESSION:
+            return contents
+        if compression == layout.SNAPPY_COMPRESSION:
+            return self._uncompress(contents, start, what)
+        raise FormatError(f"{what} has unknown compression type {compression}", self.path, end)
+
+    def _uncompress(self, contents: bytes, start: int, what: str) -> bytes:
+        try:
+            declared, _ = layout.decode_varint(contents, 0)
+        except FormatError:
+            raise FormatError(f"snappy {what} has no valid length header", self.path, start) from None
+        if declared > _SNAPPY_MAX_RATIO * len(contents) + 64:
+            raise FormatError(f"snappy {what} of {len(contents)} bytes claims to expand to {declared} bytes",
+                              self.path, start)
+        try:
+            out = _snappy_uncompress(contents)
+        except Exception as exc:  # the snappy binding raises its own assorted types
+            raise FormatError(f"corrupt snappy {what}: {exc}", self.path, start) from None
+        if len(out) != declared:
+            raise FormatError(f"snappy {what} expanded to {len(out)} bytes, not the {declared} it declares",
+                              self.path, start)
+        return out
+
+    def block_entries(self, handle: BlockHandle) -> Iterator[tuple[bytes, bytes]]:
+        """Yield ``(key, value)`` for every entry of one data block."""
+        block = self.read_block(handle, "data block")
+        try:
+            for key, start, end in layout.iter_block(block):
+                yield key, block[start:end]
+        except FormatError as exc:
+            raise FormatError(f"data block at offset {handle.offset}: {exc.detail}", self.path,
+                              handle.offset) from None
+
+    # -- entries ------------------------------------------------------------------
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Yield every ``(key, value)`` in key order, checking that keys increase."""
+        previous: Optional[bytes] = None
+        for handle in self.index_handles:
+            for key, value in self.block_entries(handle):
+                if previous is not None and key <= previous:
+                    raise FormatError(f"keys out of order: {key!r} follows {previous!r}", self.path,
+                                      handle.offset)
+                previous = key
+                yield key, value
+
+    def first(self) -> Optional[tuple[bytes, bytes]]:
+        """Return the first entry, decoding only as much as needed."""
+        for handle in self.index_handles:
+            for item in self.block_entries(handle):
+                return item
+        return None
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        """Return the value stored under ``key``, or None."""
+        i = bisect.bisect_left(self.index_keys, key)
+        if i == len(self.index_keys):
+            return None
+        handle = self.index_handles[i]
+        if handle != self._cache_handle:
+            self._cache = dict(self.block_entries(handle))
+            self._cache_handle = handle
+        return self._cache.get(key)
+
+    def close(self) -> None:
+        self._map.close()
+
+    def __enter__(self) -> "TableReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
