@@ -1,0 +1,70 @@
+"""The ``tfformats`` command line: one module per subcommand.
+
+Each subcommand module defines ``COMMAND`` (its name), ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``, and keeps heavy imports
+inside ``run`` so that ``tfformats --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from types import ModuleType
+from typing import Optional, Sequence
+
+from ..errors import TFFormatsError
+
+# Subcommands in the order --help lists them. A module that is not present is skipped.
+SUBCOMMANDS = ["inspect", "verify", "graph", "freeze", "edit", "convert", "diff", "audit"]
+
+EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE = 0, 1, 2
+
+
+def _modules() -> list[ModuleType]:
+    found = []
+    for name in SUBCOMMANDS:
+        try:
+            found.append(importlib.import_module(f"{__name__}.{name}_cmd"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}_cmd":
+                raise
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tfformats",
+        description="Read, write, freeze and audit TensorFlow checkpoints, GraphDefs and SavedModels "
+                    "without TensorFlow.",
+        epilog="Run 'tfformats COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"tfformats {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _modules():
+        p = sub.add_parser(module.COMMAND, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``tfformats`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return EXIT_UNREADABLE
+    try:
+        return int(args._run(args))
+    except (TFFormatsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"tfformats {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
