@@ -68,6 +68,9 @@ def _is_repeated(field: FieldDescriptor) -> bool:
 def _fill(message: Message, depth: int = 0) -> None:
     """Set every field of message (and of sub-messages, two levels deep) to a non-default value."""
     desc: Descriptor = message.DESCRIPTOR
+    if desc.full_name == "google.protobuf.Any":
+        message.Pack(proto.VersionDef(producer=3, bad_consumers=[2]))
+        return
     for field in desc.fields:
         is_message = field.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE
         is_map = is_message and field.message_type.GetOptions().map_entry
@@ -119,10 +122,12 @@ def test_exported_class_round_trips_binary_and_text(name: str) -> None:
     _fill(message)
     data = message.SerializeToString(deterministic=True)
     assert data or not cls.DESCRIPTOR.fields, f"{name} filled with values serialized to nothing"
+    # Compare bytes rather than messages: with the pure-Python protobuf
+    # backend, == on messages holding Any looks types up in the default pool.
     parsed = cls.FromString(data)
-    assert parsed == message
     assert parsed.SerializeToString(deterministic=True) == data
-    assert proto.parse_text(proto.format_text(message), cls()) == message
+    text = proto.format_text(message)
+    assert proto.parse_text(text, cls()).SerializeToString(deterministic=True) == data
 
 
 def test_exports_the_messages_the_other_modules_need() -> None:
@@ -222,7 +227,7 @@ def test_any_values_round_trip_through_text_with_private_pool() -> None:
     text = proto.format_text(meta)
     assert "[type.googleapis.com/tensorflow.AssetFileDef]" in text
     parsed = proto.parse_text(text, proto.MetaGraphDef())
-    assert parsed == meta
+    assert parsed.SerializeToString(deterministic=True) == meta.SerializeToString(deterministic=True)
     unpacked = proto.AssetFileDef()
     assert parsed.collection_def["saved_model_assets"].any_list.value[0].Unpack(unpacked)
     assert unpacked.filename == "vocab.txt"

@@ -21,7 +21,7 @@ DESCRIPTOR_FILE = "descriptors.bin"
 
 def read_descriptor_set() -> bytes:
     """Return the serialized FileDescriptorSet shipped with the package."""
-    return resources.files(__package__).joinpath(DESCRIPTOR_FILE).read_bytes()
+    return resources.files("tfformats.proto").joinpath(DESCRIPTOR_FILE).read_bytes()
 
 
 def build_pool(data: bytes) -> tuple[descriptor_pool.DescriptorPool, list[FileDescriptor]]:
@@ -74,8 +74,24 @@ def top_level_symbols(
         for name, desc in file.message_types_by_name.items():
             cls = message_class(desc)
             cls.__module__ = module
+            _attach_nested(desc)
             symbols[name] = cls
     return symbols
+
+
+def _attach_nested(desc: Descriptor) -> None:
+    """Make nested classes attributes of their parents.
+
+    The C (upb) backend does this itself; the pure-Python backend only does
+    it for nested types it has already built.
+    """
+    parent = message_class(desc)
+    for nested in desc.nested_types:
+        if nested.GetOptions().map_entry:
+            continue
+        if not hasattr(parent, nested.name):
+            setattr(parent, nested.name, message_class(nested))
+        _attach_nested(nested)
 
 
 def enum_wrapper(enum: EnumDescriptor) -> EnumTypeWrapper:
