@@ -1,4 +1,4 @@
-"""Text-format helpers that resolve ``google.protobuf.Any`` in our private pool."""
+"""Text-format parsing and printing that resolve ``google.protobuf.Any`` in our private pool."""
 
 from __future__ import annotations
 
