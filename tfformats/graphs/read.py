@@ -1,0 +1,199 @@
+"""Read and write GraphDef, MetaGraphDef and SavedModel files.
+
+Binary and text format are told apart by the bytes, not the file name: a
+binary message almost always holds control bytes (field tags such as 0x12),
+which never occur in text format. Text is parsed strictly, so a text file
+is never mistaken for a binary message that happened to parse.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Iterable, Literal, Optional
+
+from ..errors import FormatError, PathLike, UnsupportedError
+
+Kind = Literal["graph", "meta", "saved_model"]
+
+SAVED_MODEL_PB = "saved_model.pb"
+SAVED_MODEL_PBTXT = "saved_model.pbtxt"
+SAVED_MODEL_CPB = "saved_model.cpb"
+
+# Bytes that never occur in a text-format proto outside string escapes.
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*\Z")
+_FIRST_TEXT_FIELD = re.compile(rb"\s*(?:#[^\n]*\n\s*)*([A-Za-z_][A-Za-z0-9_]*)")
+
+_TEXT_FIELDS: dict[str, Kind] = {
+    "node": "graph", "library": "graph", "versions": "graph", "version": "graph", "debug_info": "graph",
+    "meta_info_def": "meta", "graph_def": "meta", "saver_def": "meta", "collection_def": "meta",
+    "signature_def": "meta", "asset_file_def": "meta", "object_graph_def": "meta",
+    "saved_model_schema_version": "saved_model", "meta_graphs": "saved_model",
+}
+
+
+def is_text(data: bytes) -> bool:
+    """True if ``data`` looks like text-format protobuf rather than binary wire format."""
+    if _BINARY_BYTES.search(data[:1 << 20]):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _read_bytes(path: PathLike) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _message(kind: Kind) -> Any:
+    from ..proto import GraphDef, MetaGraphDef, SavedModel
+
+    return {"graph": GraphDef, "meta": MetaGraphDef, "saved_model": SavedModel}[kind]()
+
+
+def parse_message(data: bytes, kind: Kind, path: Optional[PathLike] = None) -> Any:
+    """Parse ``data`` (binary or text) as the message ``kind`` names."""
+    from ..proto import parse_text
+
+    message = _message(kind)
+    name = type(message).__name__
+    if is_text(data):
+        try:
+            return parse_text(data.decode("utf-8"), message)
+        except Exception as exc:  # text_format.ParseError, or a bad Any type URL
+            raise FormatError(f"not a text-format {name}: {exc}", path) from None
+    try:
+        message.ParseFromString(data)
+    except Exception as exc:  # google.protobuf.message.DecodeError
+        raise FormatError(f"not a binary {name}: {exc}", path) from None
+    return message
+
+
+def _plausible_graph(graph: Any) -> bool:
+    return all(_NODE_NAME.match(n.name) and _NODE_NAME.match(n.op) for n in graph.node[:50])
+
+
+def detect_kind(data: bytes, path: Optional[PathLike] = None) -> Kind:
+    """Guess whether ``data`` holds a GraphDef, a MetaGraphDef or a SavedModel."""
+    if is_text(data):
+        m = _FIRST_TEXT_FIELD.match(data)
+        if m is None:
+            return "graph"  # empty text is an empty GraphDef
+        field = m.group(1).decode("ascii")
+        if field not in _TEXT_FIELDS:
+            raise FormatError(f"text starts with field {field!r}, which no GraphDef, MetaGraphDef "
+                              "or SavedModel has", path)
+        return _TEXT_FIELDS[field]
+    from ..proto import GraphDef, MetaGraphDef, SavedModel
+
+    # Binary: field 1 varint (0x08) then field 2 is how a SavedModel starts.
+    if data[:1] == b"\x08":
+        saved = SavedModel()
+        try:
+            saved.ParseFromString(data)
+            if saved.meta_graphs:
+                return "saved_model"
+        except Exception:
+            pass
+    if path is not None and os.fspath(path).endswith(".meta"):
+        return "meta"
+    graph = GraphDef()
+    try:
+        graph.ParseFromString(data)
+        if graph.node and _plausible_graph(graph):
+            return "graph"
+    except Exception:
+        pass
+    meta = MetaGraphDef()
+    try:
+        meta.ParseFromString(data)
+        if meta.graph_def.node and _plausible_graph(meta.graph_def):
+            return "meta"
+    except Exception:
+        pass
+    return "graph"
+
+
+def read_message(path: PathLike) -> tuple[Kind, Any]:
+    """Read any graph-holding file or a SavedModel folder: ``(kind, message)``."""
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        return "saved_model", read_saved_model(text)
+    data = _read_bytes(text)
+    kind = detect_kind(data, text)
+    return kind, parse_message(data, kind, text)
+
+
+def read_graph_def(path: PathLike) -> Any:
+    """Read a GraphDef from a binary ``.pb`` or text ``.pbtxt`` file (format found from the content).
+
+    Example:
+        >>> g = read_graph_def("frozen.pb")
+        >>> len(g.node)
+        42
+    """
+    return parse_message(_read_bytes(path), "graph", path)
+
+
+def read_meta_graph(path: PathLike) -> Any:
+    """Read a MetaGraphDef (``.meta``), binary or text."""
+    return parse_message(_read_bytes(path), "meta", path)
+
+
+def saved_model_file(dirpath: PathLike) -> str:
+    """The file holding a SavedModel's graphs: ``saved_model.pb`` wins over ``.pbtxt``."""
+    d = os.fspath(dirpath)
+    for name in (SAVED_MODEL_PB, SAVED_MODEL_PBTXT):
+        candidate = os.path.join(d, name)
+        if os.path.isfile(candidate):
+            return candidate
+    if os.path.isfile(os.path.join(d, SAVED_MODEL_CPB)):
+        raise UnsupportedError("chunked SavedModel (saved_model.cpb) is not supported", d)
+    if not os.path.isdir(d):
+        raise FileNotFoundError(f"{d}: no such SavedModel folder")
+    raise FileNotFoundError(f"{d}: no {SAVED_MODEL_PB} or {SAVED_MODEL_PBTXT} in this folder")
+
+
+def read_saved_model(dirpath: PathLike) -> Any:
+    """Read the SavedModel proto of a SavedModel folder (or of a saved_model.pb/.pbtxt file)."""
+    text = os.fspath(dirpath)
+    path = text if os.path.isfile(text) else saved_model_file(text)
+    return parse_message(_read_bytes(path), "saved_model", path)
+
+
+def tag_sets(saved_model: Any) -> list[list[str]]:
+    """The tag set of every meta graph, in file order."""
+    return [list(m.meta_info_def.tags) for m in saved_model.meta_graphs]
+
+
+def select_meta_graph(saved_model: Any, tags: Iterable[str] = ("serve",), path: Optional[PathLike] = None) -> Any:
+    """The MetaGraphDef whose tag set equals ``tags`` (as TensorFlow's loader selects it)."""
+    wanted = set(tags)
+    for meta in saved_model.meta_graphs:
+        if set(meta.meta_info_def.tags) == wanted:
+            return meta
+    available = "; ".join(",".join(sorted(t)) or "(no tags)" for t in tag_sets(saved_model)) or "none"
+    raise FormatError(f"no meta graph with tags {','.join(sorted(wanted)) or '(none)'}; "
+                      f"available tag sets: {available}", path)
+
+
+def write_graph_def(graph_def: Any, path: PathLike, as_text: bool = False) -> None:
+    """Write a GraphDef (or any message) to ``path``, binary by default, like ``tf.io.write_graph``."""
+    if as_text:
+        from ..proto import format_text
+
+        data = format_text(graph_def).encode("utf-8")
+    else:
+        data = graph_def.SerializeToString(deterministic=True)
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+__all__ = ["Kind", "detect_kind", "is_text", "parse_message", "read_graph_def", "read_message", "read_meta_graph",
+           "read_saved_model", "saved_model_file", "select_meta_graph", "tag_sets", "write_graph_def"]
