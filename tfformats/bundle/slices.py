@@ -164,7 +164,7 @@ def extents_from_proto(proto: object) -> list[Extent]:
     """Extents of a TensorSliceProto; an extent without ``length`` is full."""
     out = []
     for ext in proto.extent:  # type: ignore[attr-defined]
-        if ext.WhichOneof("has_length") is None:
+        if not ext.HasField("length"):
             out.append(Extent(0, FULL))
         else:
             out.append(Extent(ext.start, ext.length))

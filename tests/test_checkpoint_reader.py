@@ -1,0 +1,177 @@
+"""The checkpoint reader against what TensorFlow's own reader returned for real files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tfformats as tff
+from fixture_data import CKPT_DIR, all_prefixes, load_expected
+
+PREFIXES = all_prefixes()
+IDS = [str(p.relative_to(CKPT_DIR)) for p in PREFIXES]
+
+
+def assert_bit_equal(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
+    assert actual.shape == expected.shape, name
+    assert actual.dtype == expected.dtype, (name, actual.dtype, expected.dtype)
+    if expected.dtype == object:
+        assert actual.reshape(-1).tolist() == expected.reshape(-1).tolist(), name
+    else:
+        assert actual.tobytes() == expected.tobytes(), name
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=IDS)
+def test_reader_lists_the_keys_shapes_and_dtypes_tensorflow_lists(prefix: Path) -> None:
+    expected = load_expected(prefix)
+    with tff.load_checkpoint(prefix) as reader:
+        assert sorted(reader.keys()) == sorted(expected.shapes)
+        assert reader.get_variable_to_shape_map() == expected.shapes
+        dtype_names = {k: tff.dtypes.from_numpy(v).tf_name if v != np.dtype(object) else "string"
+                       for k, v in reader.get_variable_to_dtype_map().items()}
+        infos = {k: info.dtype.tf_name for k, info in reader.tensor_infos().items()}
+        assert infos == expected.dtypes
+        assert len(reader) == len(expected.shapes)
+        for name in expected.shapes:
+            assert name in reader and reader.has_tensor(name)
+        assert "no/such/tensor" not in reader
+        for name, dt in dtype_names.items():
+            if expected.dtypes[name] in ("string", "bfloat16", "float16", "float32"):
+                assert dt == expected.dtypes[name]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=IDS)
+def test_every_tensor_is_bit_identical_to_tensorflow(prefix: Path) -> None:
+    expected = load_expected(prefix)
+    with tff.load_checkpoint(prefix) as reader:
+        for name, value in expected.values.items():
+            assert_bit_equal(reader.get_tensor(name), value, name)
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=IDS)
+def test_list_variables_matches_tensorflow(prefix: Path) -> None:
+    expected = load_expected(prefix)
+    assert [(n, list(s)) for n, s in tff.list_variables(prefix)] == [(n, list(s)) for n, s in expected.list_variables]
+
+
+def _latest_recorded_last() -> list[Path]:
+    """One prefix per folder: the one whose recorded answer was taken after the folder's last save."""
+    by_dir: dict[Path, Path] = {}
+    for p in PREFIXES:
+        e = load_expected(p)
+        if e.latest_checkpoint is None or os.path.normpath(p.parent / e.latest_checkpoint) == os.path.normpath(p):
+            by_dir[p.parent] = p
+    return list(by_dir.values())
+
+
+@pytest.mark.parametrize("prefix", _latest_recorded_last(), ids=lambda p: str(p.relative_to(CKPT_DIR)))
+def test_latest_checkpoint_matches_tensorflow(prefix: Path) -> None:
+    expected = load_expected(prefix)
+    got = tff.latest_checkpoint(prefix.parent)
+    if expected.latest_checkpoint is None:
+        assert got is None
+    else:
+        assert got is not None
+        assert os.path.normpath(got) == os.path.normpath(prefix.parent / expected.latest_checkpoint)
+
+
+@pytest.mark.parametrize("prefix", [p for p in PREFIXES if load_expected(p).object_graph_text],
+                         ids=lambda p: str(p.relative_to(CKPT_DIR)))
+def test_object_graph_is_parsed_like_tensorflow(prefix: Path) -> None:
+    from google.protobuf import text_format
+
+    expected = load_expected(prefix)
+    with tff.load_checkpoint(prefix) as reader:
+        graph = reader.object_graph
+        assert graph is not None
+        assert reader.kind == "TF2-object"
+        want = tff.proto.TrackableObjectGraph()
+        text_format.Parse(expected.object_graph_text, want)
+        assert graph == want
+
+
+def test_load_variable_accepts_tensor_names_with_output_index() -> None:
+    prefix = PREFIXES[0]
+    expected = load_expected(prefix)
+    name = sorted(expected.values)[0]
+    assert_bit_equal(tff.load_variable(prefix, name + ":0"), expected.values[name], name)
+
+
+def _first_v2(predicate=lambda p: True) -> Path:  # type: ignore[no-untyped-def]
+    for p in PREFIXES:
+        if load_expected(p).format == "v2" and predicate(p):
+            return p
+    pytest.skip("no V2 fixture")
+
+
+def test_every_way_of_naming_a_checkpoint_opens_the_same_one() -> None:
+    prefix = _first_v2()
+    data = sorted(prefix.parent.glob(prefix.name + ".data-*"))[0]
+    ways = [prefix, str(prefix), Path(str(prefix) + ".index"), data]
+    keys = {tuple(tff.load_checkpoint(w).keys()) for w in ways}
+    assert len(keys) == 1
+
+
+def test_folder_and_state_file_open_the_latest_checkpoint() -> None:
+    case = CKPT_DIR / "tf1_saver"
+    latest = tff.latest_checkpoint(case)
+    assert latest is not None
+    for way in (case, case / "checkpoint"):
+        with tff.load_checkpoint(way) as reader:
+            assert os.path.normpath(reader.prefix) == os.path.normpath(latest)
+
+
+def test_state_file_with_stale_absolute_paths_falls_back_to_its_folder(tmp_path: Path) -> None:
+    src = CKPT_DIR / "tf1_saver"
+    dst = tmp_path / "moved"
+    shutil.copytree(src, dst)
+    (dst / "checkpoint").write_text('model_checkpoint_path: "/nonexistent/train/model.ckpt-1"\n'
+                                    'all_model_checkpoint_paths: "/nonexistent/train/model.ckpt-1"\n')
+    assert tff.latest_checkpoint(dst) == str(dst / "model.ckpt-1")
+
+
+def test_state_file_with_absolute_paths_is_followed(tmp_path: Path) -> None:
+    src = CKPT_DIR / "tf1_saver"
+    (tmp_path / "checkpoint").write_text(f'model_checkpoint_path: "{(src / "model.ckpt-1").absolute()}"\n')
+    assert tff.latest_checkpoint(tmp_path) == str((src / "model.ckpt-1").absolute())
+
+
+def test_missing_checkpoint_gives_none_and_file_not_found(tmp_path: Path) -> None:
+    assert tff.latest_checkpoint(tmp_path) is None
+    with pytest.raises(FileNotFoundError):
+        tff.load_checkpoint(tmp_path / "model.ckpt-7")
+
+
+def test_view_read_shares_the_shard_mapping_and_is_read_only() -> None:
+    prefix = _first_v2()
+    expected = load_expected(prefix)
+    reader = tff.load_checkpoint(prefix)
+    for name, value in expected.values.items():
+        info = reader.info(name)
+        if info.dtype.is_pod and not info.num_slices and value.size > 1:
+            view = reader.get_tensor(name, copy=False)
+            assert_bit_equal(np.asarray(view), value, name)
+            assert not view.flags.writeable
+            owned = reader.get_tensor(name)
+            assert owned.flags.writeable and owned.flags.owndata
+            break
+    else:
+        pytest.skip("no suitable tensor")
+
+
+def test_reading_without_checksums_gives_the_same_values() -> None:
+    for prefix in PREFIXES:
+        expected = load_expected(prefix)
+        with tff.load_checkpoint(prefix, verify_checksums=False) as reader:
+            for name, value in expected.values.items():
+                assert_bit_equal(reader.get_tensor(name), value, name)
+
+
+def test_unknown_tensor_name_raises_key_error() -> None:
+    with tff.load_checkpoint(PREFIXES[0]) as reader:
+        with pytest.raises(KeyError, match="no/such"):
+            reader.get_tensor("no/such")
