@@ -78,6 +78,21 @@ def string_array(values: list[bytes], shape: tuple[int, ...]) -> np.ndarray:
     return arr.reshape(shape)
 
 
+def encode_variants(values: Iterable[bytes]) -> tuple[bytes, int]:
+    """Lay out a variant tensor from serialized elements; return ``(bytes, masked entry crc32c)``."""
+    out = bytearray()
+    crc = 0
+    for element in values:
+        out += encode_varint(len(element))
+        crc = checksums.crc32c(_U64.pack(len(element)), crc)
+        out += element
+        crc = checksums.crc32c(element, crc)
+        stored = _U32.pack(checksums.mask(crc))
+        out += stored
+        crc = checksums.crc32c(stored, crc)
+    return bytes(out), checksums.mask(crc)
+
+
 def decode_variants(buf: bytes, count: int, *, name: str) -> tuple[list[bytes], int]:
     """Parse ``count`` serialized variant elements; return them and the masked running crc.
 

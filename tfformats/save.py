@@ -1,0 +1,54 @@
+"""Save a mapping of arrays as a TensorFlow V2 checkpoint."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional
+
+from . import state
+from .bundle.writer import BundleWriter, DTypeLike
+from .errors import PathLike
+
+
+def save_checkpoint(
+    prefix: PathLike,
+    tensors: Mapping[str, object],
+    num_shards: int = 1,
+    *,
+    update_state: bool = False,
+    dtypes: Optional[Mapping[str, DTypeLike]] = None,
+) -> str:
+    """Write ``tensors`` as a checkpoint TensorFlow reads with ``tf.train.load_checkpoint``.
+
+    Tensors go into the data files in the mapping's order and are spread over
+    ``num_shards`` shards by size. Nothing appears at ``prefix`` until every
+    file is complete. With ``update_state=True`` the folder's ``checkpoint``
+    file is rewritten to name this checkpoint as the latest.
+
+    Args:
+        tensors: name -> array (numpy or anything ``np.asarray`` accepts; bytes/str
+            arrays become DT_STRING).
+        dtypes: optional name -> stored dtype for values numpy cannot name, e.g. ``"qint8"``.
+
+    Returns:
+        The prefix written.
+
+    Example:
+        >>> save_checkpoint("out/model.ckpt", {"w": np.zeros((2, 3), np.float32)}, update_state=True)
+        'out/model.ckpt'
+    """
+    path = os.fspath(prefix)
+    chosen = dtypes or {}
+    with BundleWriter(path, num_shards=num_shards) as writer:
+        for name, value in tensors.items():
+            writer.add(name, value, dtype=chosen.get(name))
+    if update_state:
+        record_latest(path)
+    return path
+
+
+def record_latest(prefix: PathLike) -> str:
+    """Write the ``checkpoint`` file in ``prefix``'s folder naming ``prefix`` as the latest (relative path)."""
+    path = os.fspath(prefix)
+    folder = os.path.dirname(path) or "."
+    return state.write_state(folder, os.path.basename(path))
