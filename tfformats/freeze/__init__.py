@@ -1,0 +1,7 @@
+"""Freeze graphs: replace variables with Const nodes holding their checkpoint values."""
+
+from __future__ import annotations
+
+from .freezer import FreezeResult, FreezeWarning, freeze, freeze_graph_def, freeze_saved_model
+
+__all__ = ["FreezeResult", "FreezeWarning", "freeze", "freeze_graph_def", "freeze_saved_model"]
