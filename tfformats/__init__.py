@@ -20,6 +20,16 @@ __version__ = "0.1.0"
 # Heavier parts load on first use so that `import tfformats` stays fast.
 _LAZY = {
     "proto": ("tfformats.proto", None),
+    "dtypes": ("tfformats.dtypes", None),
+    "read_graph_def": ("tfformats.graphs.read", "read_graph_def"),
+    "read_meta_graph": ("tfformats.graphs.read", "read_meta_graph"),
+    "read_saved_model": ("tfformats.graphs.read", "read_saved_model"),
+    "write_graph_def": ("tfformats.graphs.read", "write_graph_def"),
+    "freeze": ("tfformats.freeze.freezer", "freeze"),
+    "freeze_saved_model": ("tfformats.freeze.freezer", "freeze_saved_model"),
+    "FreezeWarning": ("tfformats.freeze.freezer", "FreezeWarning"),
+    "save_checkpoint": ("tfformats.save", "save_checkpoint"),
+    "BundleWriter": ("tfformats.bundle.writer", "BundleWriter"),
 }
 
 
@@ -36,6 +46,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BundleWriter", "FreezeWarning", "freeze", "freeze_saved_model", "read_graph_def", "read_meta_graph",
+    "read_saved_model", "save_checkpoint", "write_graph_def", "proto", "dtypes",
     "CheckpointReader", "ChecksumError", "FormatError", "GraphError", "MissingShardError", "TFFormatsError",
     "TensorInfo", "UnsupportedError", "from_numpy", "latest_checkpoint", "list_variables", "load_checkpoint",
     "load_variable", "resolve_checkpoint", "to_numpy",
