@@ -1,0 +1,100 @@
+"""The op catalogue: categories of risky ops (``ops.json``) and the standard op list.
+
+Both files ship inside the package; ``tools/list_standard_ops.py`` regenerates
+``standard_ops.txt`` from TensorFlow's op registry and checks ``ops.json``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Optional
+
+from .scan import OpSite
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+_RANK = {name: i for i, name in enumerate(SEVERITIES)}
+
+
+def severity_rank(severity: str) -> int:
+    """Position of ``severity`` in ``info < low < medium < high < critical``."""
+    try:
+        return _RANK[severity]
+    except KeyError:
+        raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}") from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one op is judged in one category."""
+
+    category: str
+    severity: str
+    description: str
+    saver: Optional[str]  # "save" / "restore": info when the node is on that side of the saver
+    when_attr: tuple[tuple[str, re.Pattern[str]], ...]
+    note: str
+
+    def applies(self, site: OpSite) -> bool:
+        for attr, pattern in self.when_attr:
+            value = site.attr(attr)
+            if value is None or not pattern.search(value):
+                return False
+        return True
+
+    def severity_for(self, site: OpSite) -> str:
+        if self.saver is not None and self.saver in site.saver:
+            return "info"
+        return self.severity
+
+
+@dataclass(frozen=True)
+class Catalog:
+    rules: dict[str, tuple[Rule, ...]]  # op name -> rules
+    standard_ops: frozenset[str]
+    custom_op_severity: str
+    tf_version: str
+
+    def rules_for(self, site: OpSite) -> list[Rule]:
+        return [r for r in self.rules.get(site.op, ()) if r.applies(site)]
+
+    def is_standard(self, op: str) -> bool:
+        return op in self.standard_ops
+
+
+def _read(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def build_catalog(doc: dict[str, Any], standard_text: str) -> Catalog:
+    rules: dict[str, list[Rule]] = {}
+    for cat_name, category in doc["categories"].items():
+        default = category["severity"]
+        severity_rank(default)
+        for op, entry in category["ops"].items():
+            severity = entry.get("severity", default)
+            severity_rank(severity)
+            when = tuple((k, re.compile(v)) for k, v in sorted(entry.get("when_attr", {}).items()))
+            rules.setdefault(op, []).append(Rule(cat_name, severity, category["description"], entry.get("saver"),
+                                                 when, entry.get("note", "")))
+    names = [line.strip() for line in standard_text.splitlines()]
+    version = ""
+    for line in names:
+        m = re.match(r"# Ops registered by a stock TensorFlow (\S+)", line)
+        if m:
+            version = m.group(1)
+    standard = frozenset(n for n in names if n and not n.startswith("#"))
+    return Catalog({k: tuple(v) for k, v in rules.items()}, standard, doc.get("custom_op_severity", "medium"),
+                   version)
+
+
+@functools.lru_cache(maxsize=1)
+def default_catalog() -> Catalog:
+    """The catalogue shipped with tfformats."""
+    return build_catalog(json.loads(_read("ops.json")), _read("standard_ops.txt"))
+
+
+__all__ = ["Catalog", "Rule", "SEVERITIES", "build_catalog", "default_catalog", "severity_rank"]
