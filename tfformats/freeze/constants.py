@@ -307,11 +307,13 @@ class Converter:
             for f in funcs:
                 f.name = self._convert_function_arg(f.name, index, value)
         if node.op in ("While", "StatelessWhile"):
-            shapes = node.attr["output_shapes"].list.shape if "output_shapes" in node.attr else []
-            if index < len(shapes):
-                shapes[index].Clear()
-                for d in value.shape:
-                    shapes[index].dim.add().size = d
+            # A While's outputs are its loop variables, so their recorded shapes change too.
+            for attr_name in ("output_shapes", "_output_shapes"):
+                shapes = node.attr[attr_name].list.shape if attr_name in node.attr else []
+                if index < len(shapes):
+                    shapes[index].Clear()
+                    for d in value.shape:
+                        shapes[index].dim.add().size = d
             body = self.functions.get(node.attr["body"].func.name)
             if body is not None and index < len(body.signature.output_arg):
                 body.signature.output_arg[index].type = value.dtype

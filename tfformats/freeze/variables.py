@@ -184,8 +184,15 @@ class ValueLoader:
         if not self.reader.has_tensor(key):
             from ..graphs.prune import suggest
 
-            hint = suggest(key, self.reader.keys())
-            extra = f"; close keys: {', '.join(repr(h) for h in hint)}" if hint else ""
+            keys = [k for k in self.reader.keys() if not k.startswith("_")]
+            hint = suggest(key, keys)
+            if hint:
+                extra = f"; close keys: {', '.join(repr(h) for h in hint)}"
+            elif len(keys) <= 8:
+                extra = f"; its keys: {', '.join(repr(k) for k in keys)}"
+            else:
+                extra = ""
+            extra += " (a variable_map can name the key)"
             raise GraphError(f"variable {node!r}: key {key!r} is not in checkpoint "
                              f"{getattr(self.reader, 'prefix', '')}{extra}")
         value = self.reader.get_tensor(key)
