@@ -86,30 +86,110 @@ def check_shape(dims: Sequence[int], what: str, path: Optional[PathLike]) -> tup
     return tuple(int(d) for d in dims)
 
 
-def decode_entry(name: str, value: bytes, header: Header, path: Optional[PathLike] = None) -> Entry:
-    """Decode and validate the entry stored under ``name``."""
-    what = f"tensor {name!r}"
+def decode_entry(name: str, value: bytes, header: Header, path: Optional[PathLike] = None,
+                 cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None) -> Entry:
+    """Decode and validate the entry stored under ``name``.
+
+    ``cache`` (a dict kept by the caller across calls) lets entries with an
+    already-seen dtype and shape skip decoding and validating them again.
+    """
+    if cache is not None and len(value) > 4 and value[0] == 0x08 and value[1] < 0x80 and value[2] == 0x12 \
+            and value[3] < 0x80:
+        head_end = 4 + value[3]
+        fields = _fast_tail(value, head_end)
+        if fields is not None:
+            head = value[:head_end]
+            known = cache.get(head)
+            if known is None:
+                row, shape = _dtype_and_shape(name, value, path)
+                n = 1
+                for d in shape:
+                    n *= d
+                # The size a whole tensor must have: exact for POD, at least 4 for strings.
+                known = (row, shape, n * row.itemsize if row.itemsize else (-4 if row.is_string else 0))
+                cache[head] = known
+            row, shape, expected = known
+            shard_id, offset, size, crc = fields
+            if shard_id < header.num_shards and (size == expected or expected <= 0 and size >= -expected):
+                return Entry(row, shape, shard_id, offset, size, crc, ())
     try:
         enum, dims, unknown_rank, shard_id, offset, size, crc, slices = _parse_entry(value)
     except FormatError as exc:
         raise FormatError(f"entry for {name!r} is not a valid BundleEntryProto ({exc.detail})", path) from None
+    row, shape = _checked_dtype_and_shape(name, max(enum, 0), dims, unknown_rank, path)
+    return _checked_entry(name, row, shape, shard_id, offset, size, crc, slices, header, path)
+
+
+def _fast_tail(value: bytes, pos: int) -> Optional[tuple[int, int, int, int]]:
+    """``(shard_id, offset, size, crc32c)`` after the dtype and shape, or None for anything unusual.
+
+    Covers what TensorFlow writes for a tensor stored whole: small
+    non-negative varints for fields 3-5 and a fixed32 for field 6. Anything
+    else (slices, repeated or unknown fields, damage) goes to the full parser.
+    """
+    end = len(value)
+    shard_id = offset = size = crc = 0
+    try:
+        while pos < end:
+            tag = value[pos]
+            pos += 1
+            if tag == 0x35:
+                if pos + 4 > end:
+                    return None
+                crc = int.from_bytes(value[pos:pos + 4], "little")
+                pos += 4
+                continue
+            if tag != 0x18 and tag != 0x20 and tag != 0x28:
+                return None
+            byte = value[pos]
+            pos += 1
+            number = byte & 0x7F
+            shift = 7
+            while byte >= 0x80:
+                if shift > 56:
+                    return None
+                byte = value[pos]
+                pos += 1
+                number |= (byte & 0x7F) << shift
+                shift += 7
+            if tag == 0x20:
+                offset = number
+            elif tag == 0x28:
+                size = number
+            else:
+                shard_id = number
+    except IndexError:
+        return None
+    return shard_id, offset, size, crc
+
+
+def _checked_entry(name: str, row: DType, shape: tuple[int, ...], shard_id: int, offset: int, size: int,
+                   crc: int, slices: tuple[tuple[Extent, ...], ...], header: Header,
+                   path: Optional[PathLike]) -> Entry:
+    if shard_id < 0 or shard_id >= header.num_shards:
+        raise FormatError(f"tensor {name!r} is in shard {shard_id} but the bundle has {header.num_shards}", path)
+    if offset < 0 or size < 0:
+        raise FormatError(f"tensor {name!r} has negative offset or size", path)
+    entry = Entry(row, shape, shard_id, offset, size, crc, slices)
+    if not slices:
+        if row.itemsize and size != (entry.nelements if shape else 1) * row.itemsize:
+            raise FormatError(f"tensor {name!r} is {size} bytes but {row.tf_name}{list(shape)} needs "
+                              f"{entry.nelements * row.itemsize}", path)
+        if row.enum == dtypes.STRING and size < 4:
+            raise FormatError(f"tensor {name!r} is a string tensor of {size} bytes, too short for its checksum",
+                              path)
+    return entry
+
+
+def _checked_dtype_and_shape(name: str, enum: int, dims: list[int], unknown_rank: bool,
+                             path: Optional[PathLike]) -> tuple[DType, tuple[int, ...]]:
+    what = f"tensor {name!r}"
     row = dtypes.lookup(enum, path, name)
     if row.enum == dtypes.RESOURCE:
         raise FormatError(f"{what} has dtype DT_RESOURCE, which cannot be stored", path)
     if unknown_rank:
         raise FormatError(f"{what} has a shape of unknown rank", path)
-    shape = check_shape(dims, what, path)
-    if shard_id < 0 or shard_id >= header.num_shards:
-        raise FormatError(f"{what} is in shard {shard_id} but the bundle has {header.num_shards}", path)
-    if offset < 0 or size < 0:
-        raise FormatError(f"{what} has negative offset or size", path)
-    entry = Entry(row, shape, shard_id, offset, size, crc, slices)
-    if not slices and row.is_pod and size != entry.nelements * row.itemsize:
-        raise FormatError(f"{what} is {size} bytes but {row.tf_name}{list(shape)} needs "
-                          f"{entry.nelements * row.itemsize}", path)
-    if row.is_string and not slices and size < 4:
-        raise FormatError(f"{what} is a string tensor of {size} bytes, too short for its checksum", path)
-    return entry
+    return row, check_shape(dims, what, path)
 
 
 def decode_dtype_and_shape(name: str, value: bytes, path: Optional[PathLike] = None,
@@ -134,17 +214,11 @@ def decode_dtype_and_shape(name: str, value: bytes, path: Optional[PathLike] = N
 
 
 def _dtype_and_shape(name: str, value: bytes, path: Optional[PathLike]) -> tuple[DType, tuple[int, ...]]:
-    what = f"tensor {name!r}"
     try:
         enum, dims, unknown_rank, *_ = _parse_entry(value)
     except FormatError as exc:
         raise FormatError(f"entry for {name!r} is not a valid BundleEntryProto ({exc.detail})", path) from None
-    row = dtypes.lookup(enum, path, name)
-    if row.enum == dtypes.RESOURCE:
-        raise FormatError(f"{what} has dtype DT_RESOURCE, which cannot be stored", path)
-    if unknown_rank:
-        raise FormatError(f"{what} has a shape of unknown rank", path)
-    return row, check_shape(dims, what, path)
+    return _checked_dtype_and_shape(name, max(enum, 0), dims, unknown_rank, path)
 
 
 # -- protobuf wire format, just the messages an index holds --------------------------------
@@ -263,37 +337,50 @@ def _parse_slice(buf: bytes, pos: int, end: int) -> tuple[Extent, ...]:
     return tuple(extents)
 
 
-def _parse_entry(buf: bytes) -> tuple[int, list[int], bool, int, int, int, int, tuple[tuple[Extent, ...], ...]]:
-    """Fields of a serialized ``BundleEntryProto`` (proto3 defaults for absent ones)."""
+def _parse_entry(buf: bytes, pos: int = 0
+                 ) -> tuple[int, list[int], bool, int, int, int, int, tuple[tuple[Extent, ...], ...]]:
+    """Fields of a serialized ``BundleEntryProto`` from ``pos`` on.
+
+    Absent fields take proto3 defaults, except the dtype, which is -1 when
+    absent (so callers can tell whether it was seen).
+    """
     end = len(buf)
-    pos = 0
-    enum = shard_id = offset = size = crc = 0
+    enum = -1
+    shard_id = offset = size = crc = 0
     dims: list[int] = []
     unknown_rank = False
     slices = []
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
-        if tag == 0x08:
-            raw, pos = _varint(buf, pos, end)
-            enum = _int32(raw)
-        elif tag == 0x12:
-            sub_end, pos = _length(buf, pos, end)
-            unknown_rank = _parse_shape(buf, pos, sub_end, dims) or unknown_rank
-            pos = sub_end
-        elif tag == 0x18:
-            raw, pos = _varint(buf, pos, end)
-            shard_id = _int32(raw)
-        elif tag == 0x20:
-            raw, pos = _varint(buf, pos, end)
-            offset = _signed(raw)
-        elif tag == 0x28:
-            raw, pos = _varint(buf, pos, end)
-            size = _signed(raw)
-        elif tag == 0x35:
+        tag = buf[pos]
+        if tag < 0x80:
+            pos += 1
+        else:
+            tag, pos = _varint(buf, pos, end)
+        if tag == 0x35:
             if pos + 4 > end:
                 raise FormatError("truncated fixed32")
             crc = int.from_bytes(buf[pos:pos + 4], "little")
             pos += 4
+        elif tag == 0x08 or tag == 0x18 or tag == 0x20 or tag == 0x28:
+            if pos >= end:
+                raise FormatError("truncated varint")
+            raw = buf[pos]
+            if raw < 0x80:
+                pos += 1
+            else:
+                raw, pos = _varint(buf, pos, end)
+            if tag == 0x08:
+                enum = _int32(raw)
+            elif tag == 0x18:
+                shard_id = _int32(raw)
+            elif tag == 0x20:
+                offset = _signed(raw)
+            else:
+                size = _signed(raw)
+        elif tag == 0x12:
+            sub_end, pos = _length(buf, pos, end)
+            unknown_rank = _parse_shape(buf, pos, sub_end, dims) or unknown_rank
+            pos = sub_end
         elif tag == 0x3A:
             sub_end, pos = _length(buf, pos, end)
             slices.append(_parse_slice(buf, pos, sub_end))

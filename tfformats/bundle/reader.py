@@ -15,12 +15,14 @@ from ..checkpoint_reader import CheckpointReader, TensorInfo
 from ..errors import ChecksumError, FormatError, MissingShardError, PathLike
 from ..table import TableReader
 from . import data, naming
-from .entries import BIG_ENDIAN, HEADER_KEY, Entry, Header, decode_entry, decode_header
+from .entries import BIG_ENDIAN, HEADER_KEY, Entry, Header, decode_dtype_and_shape, decode_entry, decode_header
 from .slices import encode_slice_key, region, resolve
 
 # Tensors larger than this are read in chunks, with the checksum of one chunk
 # computed on a second thread while the next chunk is read.
 _PIPELINE_MIN = 32 << 20
+# Tensors up to this size are copied straight out of the memory map.
+_SMALL = 1 << 20
 _CHUNK = 8 << 20
 _executor: Optional[ThreadPoolExecutor] = None
 _executor_lock = threading.Lock()
@@ -53,14 +55,25 @@ class _Shard:
         self.fd = self.file.fileno()
         self.size = os.fstat(self.fd).st_size
         self._map: Optional[mmap.mmap] = None
+        self._view: Optional[memoryview] = None
 
     @property
     def map(self) -> mmap.mmap:
         if self._map is None:
-            self._map = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ)
+            self._map = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ) if self.size else mmap.mmap(-1, 1)
         return self._map
 
+    @property
+    def view(self) -> memoryview:
+        """A memoryview of the whole mapped shard."""
+        if self._view is None:
+            self._view = memoryview(self.map)
+        return self._view
+
     def close(self) -> None:
+        if self._view is not None:
+            self._view.release()
+            self._view = None
         if self._map is not None:
             try:
                 self._map.close()
@@ -103,6 +116,8 @@ class BundleReader(CheckpointReader):
         self._raw: Optional[dict[str, bytes]] = None
         self._slice_raw: dict[bytes, bytes] = {}
         self._entries: dict[str, Entry] = {}
+        self._shape_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...]]] = {}
+        self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
         self._infos: Optional[dict[str, TensorInfo]] = None
         self._shards: dict[int, _Shard] = {}
 
@@ -111,13 +126,19 @@ class BundleReader(CheckpointReader):
     def _load_raw(self) -> dict[str, bytes]:
         if self._raw is None:
             raw: dict[str, bytes] = {}
-            for key, value in self._table.items():
-                if not key:
-                    continue
-                if key[0] == 0:
-                    self._slice_raw[key] = value
-                else:
-                    raw[key.decode("utf-8", "surrogateescape")] = value
+            for keys, values in self._table.iter_blocks():
+                start = 0
+                # The header and slice keys (0x00 first) sort before every tensor name.
+                while start < len(keys) and (not keys[start] or keys[start][0] == 0):
+                    if keys[start]:
+                        self._slice_raw[keys[start]] = values[start]
+                    start += 1
+                if start:
+                    keys, values = keys[start:], values[start:]
+                try:
+                    raw.update(zip([k.decode() for k in keys], values))
+                except UnicodeDecodeError:
+                    raw.update(zip([k.decode("utf-8", "surrogateescape") for k in keys], values))
             self._raw = raw
         return self._raw
 
@@ -133,7 +154,7 @@ class BundleReader(CheckpointReader):
             value = self._raw_value(name)
             if value is None or not name:
                 raise KeyError(f"{name!r} is not in checkpoint {self.prefix}")
-            entry = decode_entry(name, value, self.header, self.index_path)
+            entry = decode_entry(name, value, self.header, self.index_path, self._entry_cache)
             self._entries[name] = entry
         return entry
 
@@ -141,7 +162,7 @@ class BundleReader(CheckpointReader):
         value = self._slice_raw.get(key) if self._raw is not None else self._table.get(key)
         if value is None:
             raise FormatError(f"partitioned tensor {name!r} lists a slice that has no entry", self.index_path)
-        return decode_entry(name, value, self.header, self.index_path)
+        return decode_entry(name, value, self.header, self.index_path, self._entry_cache)
 
     def names(self) -> list[str]:
         """Every tensor name in the index, unsorted work avoided (keys are stored sorted)."""
@@ -162,6 +183,31 @@ class BundleReader(CheckpointReader):
 
     def keys(self) -> list[str]:
         return self.names()  # the index is sorted already
+
+    def _dtypes_and_shapes(self) -> dict[str, tuple[dtypes.DType, tuple[int, ...]]]:
+        """Dtype and shape of every tensor, decoding only what listing needs."""
+        if self._infos is not None:
+            return {name: (info.dtype, info.shape) for name, info in self._infos.items()}
+        cache = self._shape_cache
+        path = self.index_path
+        return {name: decode_dtype_and_shape(name, value, path, cache) for name, value in self._load_raw().items()}
+
+    def get_variable_to_shape_map(self) -> dict[str, list[int]]:
+        return {name: list(shape) for name, (_, shape) in self._dtypes_and_shapes().items()}
+
+    def get_variable_to_dtype_map(self) -> dict[str, np.dtype]:
+        obj = np.dtype(object)
+        return {name: row.numpy if row.numpy is not None else obj
+                for name, (row, _) in self._dtypes_and_shapes().items()}
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._load_raw()
+
+    def has_tensor(self, name: str) -> bool:
+        return name in self._load_raw()
+
+    def __len__(self) -> int:
+        return len(self._load_raw())
 
     # -- data ----------------------------------------------------------------------------
 
@@ -286,10 +332,36 @@ class BundleReader(CheckpointReader):
                               self.index_path)
         return out
 
+    def _read_small(self, name: str, e: Entry, copy: bool) -> np.ndarray:
+        """A little-endian POD tensor small enough to copy out of the map in one go."""
+        shard = self._shards.get(e.shard_id) or self._shard(e.shard_id)
+        end = e.offset + e.size
+        if end > shard.size:
+            self._checked_shard(name, e)  # raises, explaining the truncation
+        data = shard.view[e.offset:end]
+        if self.verify_checksums:
+            crc = checksums.mask(checksums.crc32c(data))
+            if crc != e.crc32c:
+                raise self._mismatch(name, e, shard, crc)
+        arr = np.frombuffer(data, e.dtype.numpy).reshape(e.shape)
+        # The copy is made after the check; the shard is read-only, so the bytes cannot change in between.
+        return arr.copy() if copy else arr
+
     def get_tensor(self, name: str, *, copy: bool = True) -> np.ndarray:
-        e = self.entry(name)
+        """The value of tensor ``name``.
+
+        With ``copy=True`` (the default) the array is new, writable and owned by
+        the caller. With ``copy=False`` a whole, little-endian, fixed-size tensor
+        comes back as a read-only view of the memory-mapped shard (no copy; the
+        checksum is still verified unless the reader was opened without it).
+        """
+        e = self._entries.get(name)
+        if e is None:
+            e = self.entry(name)
         if e.slices:
             return self._read_sliced(name, e)
+        if e.size <= _SMALL and e.dtype.itemsize and self.header.endianness != BIG_ENDIAN:
+            return self._read_small(name, e, copy)
         return self._read_whole(name, e, copy=copy)
 
     def close(self) -> None:

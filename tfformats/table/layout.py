@@ -175,6 +175,50 @@ def iter_block(block: Buffer) -> Iterator[tuple[bytes, int, int]]:
         pos = value_end
 
 
+def decode_block(block: bytes) -> tuple[list[bytes], list[bytes]]:
+    """All keys and values of a block as two lists, checking that keys increase.
+
+    Same result as :func:`iter_block`, in one tight loop: listing an index of
+    100,000 entries spends most of its time here.
+    """
+    end, _ = decode_restarts(block)
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    add_key = keys.append
+    add_value = values.append
+    pos = 0
+    key = b""
+    while pos < end:
+        entry_at = pos
+        shared = block[pos]
+        non_shared = block[pos + 1] if pos + 1 < end else 0x80
+        value_len = block[pos + 2] if pos + 2 < end else 0x80
+        if shared | non_shared | value_len < 0x80:
+            pos += 3
+        else:
+            shared, pos = decode_varint(block, pos, end)
+            non_shared, pos = decode_varint(block, pos, end)
+            value_len, pos = decode_varint(block, pos, end)
+        value_start = pos + non_shared
+        value_end = value_start + value_len
+        if value_end > end:
+            raise FormatError("entry runs past the end of its block", offset=entry_at)
+        if shared:
+            if shared > len(key):
+                raise FormatError(f"entry shares {shared} key bytes but the previous key has {len(key)}",
+                                  offset=entry_at)
+            new_key = key[:shared] + block[pos:value_start]
+        else:
+            new_key = block[pos:value_start]
+        if new_key <= key and keys:
+            raise FormatError(f"keys out of order: {new_key!r} follows {key!r}", offset=entry_at)
+        key = new_key
+        add_key(key)
+        add_value(block[value_start:value_end])
+        pos = value_end
+    return keys, values
+
+
 class BlockBuilder:
     """Accumulates sorted entries into one block with prefix-compressed keys."""
 

@@ -101,34 +101,49 @@ class TableReader:
                               self.path, start)
         return out
 
-    def block_entries(self, handle: BlockHandle) -> Iterator[tuple[bytes, bytes]]:
-        """Yield ``(key, value)`` for every entry of one data block."""
+    def block_lists(self, handle: BlockHandle) -> tuple[list[bytes], list[bytes]]:
+        """Keys and values of one data block, as two lists."""
         block = self.read_block(handle, "data block")
         try:
-            for key, start, end in layout.iter_block(block):
-                yield key, block[start:end]
+            return layout.decode_block(bytes(block))
         except FormatError as exc:
             raise FormatError(f"data block at offset {handle.offset}: {exc.detail}", self.path,
                               handle.offset) from None
 
+    def block_entries(self, handle: BlockHandle) -> Iterator[tuple[bytes, bytes]]:
+        """Yield ``(key, value)`` for every entry of one data block."""
+        keys, values = self.block_lists(handle)
+        return zip(keys, values)
+
     # -- entries ------------------------------------------------------------------
+
+    def iter_blocks(self) -> Iterator[tuple[list[bytes], list[bytes]]]:
+        """Yield the keys and values of each data block in order, checking that keys increase."""
+        previous: Optional[bytes] = None
+        for handle in self.index_handles:
+            keys, values = self.block_lists(handle)
+            if keys:
+                if previous is not None and keys[0] <= previous:
+                    raise FormatError(f"keys out of order: {keys[0]!r} follows {previous!r}", self.path,
+                                      handle.offset)
+                previous = keys[-1]
+            yield keys, values
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Yield every ``(key, value)`` in key order, checking that keys increase."""
-        previous: Optional[bytes] = None
-        for handle in self.index_handles:
-            for key, value in self.block_entries(handle):
-                if previous is not None and key <= previous:
-                    raise FormatError(f"keys out of order: {key!r} follows {previous!r}", self.path,
-                                      handle.offset)
-                previous = key
-                yield key, value
+        for keys, values in self.iter_blocks():
+            yield from zip(keys, values)
 
     def first(self) -> Optional[tuple[bytes, bytes]]:
         """Return the first entry, decoding only as much as needed."""
         for handle in self.index_handles:
-            for item in self.block_entries(handle):
-                return item
+            block = self.read_block(handle, "data block")
+            try:
+                for key, start, end in layout.iter_block(block):
+                    return key, bytes(block[start:end])
+            except FormatError as exc:
+                raise FormatError(f"data block at offset {handle.offset}: {exc.detail}", self.path,
+                                  handle.offset) from None
         return None
 
     def get(self, key: bytes) -> Optional[bytes]:
@@ -138,7 +153,8 @@ class TableReader:
             return None
         handle = self.index_handles[i]
         if handle != self._cache_handle:
-            self._cache = dict(self.block_entries(handle))
+            keys, values = self.block_lists(handle)
+            self._cache = dict(zip(keys, values))
             self._cache_handle = handle
         return self._cache.get(key)
 
