@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tfformats edit: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print_json(doc)
+        print_json(doc, out=sys.stdout)
         return 0
     for note in doc["notes"]:  # type: ignore[attr-defined]
         print(f"note: {note}")

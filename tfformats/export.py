@@ -1,0 +1,291 @@
+"""Export checkpoint tensors to ``.npz`` (numpy) and ``.safetensors`` files, one tensor at a time.
+
+``.npz`` layout (a plain numpy archive, written uncompressed like ``np.savez``):
+
+* numeric tensors numpy knows natively are stored as they are;
+* string tensors are stored as fixed-width bytes arrays (``dtype 'S'``); numpy drops
+  trailing NUL bytes from such arrays, so a tensor with an element ending in ``b"\\0"`` is
+  stored instead as its concatenated bytes (uint8) with the element lengths and shape
+  recorded in ``__tfformats_dtypes__``;
+* ``bfloat16``, float8, int4 and the other ``ml_dtypes`` types are stored as their raw bits
+  in an unsigned integer array of the same width, and quantized types as their storage
+  integer type; the entry ``__tfformats_dtypes__`` (a JSON string) records the TensorFlow
+  dtype of every such tensor. :func:`load_npz` puts the types back, so values load back equal.
+
+``.safetensors`` files follow the safetensors format (8-byte header length, JSON header,
+raw little-endian data) and load with the ``safetensors`` package; types it has no name
+for (strings, complex, the rarer float8 and sub-byte types) are refused before anything
+is written. Quantized types are stored as their integer type and listed in the metadata.
+
+Both writers write to a temporary file and rename it, so a failed export leaves no file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import dtypes
+from .bundle.entries import BIG_ENDIAN
+from .bundle.reader import BundleReader
+from .checkpoint import load_checkpoint
+from .checkpoint_reader import OBJECT_GRAPH_KEY, CheckpointReader, TensorInfo
+from .errors import PathLike, UnsupportedError
+
+NPZ_DTYPES_KEY = "__tfformats_dtypes__"
+_CHUNK = 8 << 20
+
+SAFETENSORS_DTYPES = {
+    dtypes.BOOL: "BOOL", dtypes.UINT8: "U8", dtypes.INT8: "I8", dtypes.INT16: "I16", dtypes.UINT16: "U16",
+    dtypes.HALF: "F16", dtypes.BFLOAT16: "BF16", dtypes.INT32: "I32", dtypes.UINT32: "U32",
+    dtypes.FLOAT: "F32", dtypes.DOUBLE: "F64", dtypes.INT64: "I64", dtypes.UINT64: "U64",
+    dtypes.FLOAT8_E5M2: "F8_E5M2", dtypes.FLOAT8_E4M3FN: "F8_E4M3",
+    # Quantized values are plain integers on disk; the metadata says which were quantized.
+    dtypes.QINT8: "I8", dtypes.QUINT8: "U8", dtypes.QINT16: "I16", dtypes.QUINT16: "U16", dtypes.QINT32: "I32",
+}
+_QUANTIZED = {dtypes.QINT8, dtypes.QUINT8, dtypes.QINT16, dtypes.QUINT16, dtypes.QINT32}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: str
+    tensors: dict[str, str]  # exported name -> checkpoint name
+    bytes_written: int
+
+
+def select_tensors(reader: CheckpointReader, *, only: Sequence[str] = (),
+                   rename: Sequence[tuple[str, str] | str] = (),
+                   include_object_graph: bool = False) -> dict[str, str]:
+    """Exported name -> checkpoint name, after ``only`` (re.search) and ``rename`` (re.sub, in order)."""
+    from .edit import parse_rename
+
+    only_res = [re.compile(p) for p in only]
+    rules = [parse_rename(r) if isinstance(r, str) else r for r in rename]
+    out: dict[str, str] = {}
+    for name in reader.keys():
+        if name == OBJECT_GRAPH_KEY and not include_object_graph:
+            continue
+        if only_res and not any(r.search(name) for r in only_res):
+            continue
+        new = name
+        for pattern, repl in rules:
+            new = re.sub(pattern, repl, new)
+        if not new:
+            raise ValueError(f"renaming {name!r} gives an empty name")
+        if new in out:
+            raise ValueError(f"renaming makes {out[new]!r} and {name!r} both {new!r}")
+        out[new] = name
+    return out
+
+
+def _tmp_path(path: str) -> str:
+    return f"{path}.tmp{os.getpid()}"
+
+
+def _finish(tmp: str, path: str) -> None:
+    os.replace(tmp, path)
+
+
+# -- npz -------------------------------------------------------------------------------------------
+
+def _npz_array(name: str, value: np.ndarray, row: dtypes.DType, kinds: dict[str, object]) -> np.ndarray:
+    if row.is_string:
+        items = [bytes(x) for x in value.reshape(-1)]
+        if any(item.endswith(b"\x00") for item in items):
+            # numpy's fixed-width bytes drop trailing NULs: keep the bytes and lengths instead.
+            kinds[name] = {"dtype": "string", "shape": list(value.shape), "lengths": [len(x) for x in items]}
+            return np.frombuffer(b"".join(items), np.uint8)
+        width = max((len(x) for x in items), default=1) or 1
+        return np.array(items, dtype=f"S{width}").reshape(value.shape)
+    if row.enum in _QUANTIZED:
+        kinds[name] = row.tf_name
+        return value
+    assert row.numpy is not None
+    if row.numpy.type.__module__ == "numpy":  # not an ml_dtypes type
+        return value
+    kinds[name] = row.tf_name
+    return value.view(np.dtype(f"u{row.itemsize}"))
+
+
+def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequence[str] = (),
+               rename: Sequence[tuple[str, str] | str] = (), include_object_graph: bool = False) -> ExportResult:
+    """Write checkpoint tensors to an ``.npz`` archive (see the module docstring for the layout)."""
+    path = os.fspath(out)
+    reader = src if isinstance(src, CheckpointReader) else load_checkpoint(src)
+    try:
+        chosen = select_tensors(reader, only=only, rename=rename, include_object_graph=include_object_graph)
+        infos = reader.tensor_infos()
+        _check_npz_names(chosen)
+        kinds: dict[str, object] = {}
+        tmp = _tmp_path(path)
+        written = 0
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for new, old in chosen.items():
+                    row = infos[old].dtype
+                    value = reader.get_tensor(old)
+                    if old == OBJECT_GRAPH_KEY:
+                        arr = np.frombuffer(bytes(value.reshape(-1)[0]), np.uint8)
+                        kinds[new] = "serialized TrackableObjectGraph"
+                    else:
+                        arr = _npz_array(new, value, row, kinds)
+                    with archive.open(new + ".npy", "w", force_zip64=True) as f:
+                        contiguous = arr if arr.flags.c_contiguous else arr.copy(order="C")
+                        np.lib.format.write_array(f, contiguous, allow_pickle=False)
+                    written += arr.nbytes
+                    del value, arr
+                if kinds:
+                    with archive.open(NPZ_DTYPES_KEY + ".npy", "w") as f:
+                        np.lib.format.write_array(f, np.array(json.dumps(kinds, sort_keys=True)), allow_pickle=False)
+            _finish(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+    finally:
+        if not isinstance(src, CheckpointReader):
+            reader.close()
+    return ExportResult(path, chosen, written)
+
+
+def _check_npz_names(chosen: dict[str, str]) -> None:
+    if NPZ_DTYPES_KEY in chosen:
+        raise ValueError(f"tensor name {NPZ_DTYPES_KEY!r} is reserved in .npz exports")
+
+
+def load_npz(path: PathLike) -> dict[str, np.ndarray]:
+    """Load an ``.npz`` written by :func:`export_npz`, restoring bfloat16 and the other recorded types."""
+    with np.load(os.fspath(path), allow_pickle=False) as archive:
+        kinds = json.loads(str(archive[NPZ_DTYPES_KEY])) if NPZ_DTYPES_KEY in archive.files else {}
+        out = {}
+        for name in archive.files:
+            if name == NPZ_DTYPES_KEY:
+                continue
+            value = archive[name]
+            kind = kinds.get(name)
+            if isinstance(kind, dict) and kind.get("dtype") == "string":
+                raw = value.tobytes()
+                items, pos = [], 0
+                for n in kind["lengths"]:
+                    items.append(raw[pos:pos + n])
+                    pos += n
+                flat = np.empty(len(items), dtype=object)
+                flat[:] = items
+                value = flat.reshape(kind["shape"])
+            elif isinstance(kind, str) and kind in dtypes.BY_NAME:
+                row = dtypes.from_name(kind)
+                assert row.numpy is not None
+                value = value.view(row.numpy)
+            elif value.dtype.kind == "S":
+                flat = np.empty(value.size, dtype=object)
+                flat[:] = [bytes(x) for x in value.reshape(-1)]
+                value = flat.reshape(value.shape)
+            out[name] = value
+    return out
+
+
+# -- safetensors ----------------------------------------------------------------------------------
+
+def _safetensors_header(chosen: dict[str, str], infos: dict[str, TensorInfo],
+                        metadata: dict[str, str]) -> tuple[bytes, list[tuple[str, str, int]]]:
+    header: dict[str, object] = {}
+    if metadata:
+        header["__metadata__"] = metadata
+    layout = []
+    offset = 0
+    for new, old in chosen.items():
+        info = infos[old]
+        code = SAFETENSORS_DTYPES.get(info.dtype.enum)
+        if code is None:
+            raise UnsupportedError(f"tensor {old!r} has dtype {info.dtype.tf_name}, which safetensors cannot hold")
+        size = info.size * info.dtype.itemsize
+        header[new] = {"dtype": code, "shape": list(info.shape), "data_offsets": [offset, offset + size]}
+        layout.append((new, old, size))
+        offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as the safetensors writer pads it
+    return raw, layout
+
+
+def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequence[str] = (),
+                       rename: Sequence[tuple[str, str] | str] = (), include_object_graph: bool = False,
+                       metadata: Optional[dict[str, str]] = None) -> ExportResult:
+    """Write checkpoint tensors to a ``.safetensors`` file, streaming each tensor's bytes.
+
+    With ``include_object_graph`` the serialized object graph goes into the
+    header metadata (base64) under ``_CHECKPOINTABLE_OBJECT_GRAPH``.
+    """
+    path = os.fspath(out)
+    reader = src if isinstance(src, CheckpointReader) else load_checkpoint(src)
+    try:
+        chosen = select_tensors(reader, only=only, rename=rename, include_object_graph=False)
+        infos = reader.tensor_infos()
+        meta = {"format": "np", "source": "tfformats"}
+        quantized = {new: infos[old].dtype.tf_name for new, old in chosen.items() if infos[old].dtype.enum in _QUANTIZED}
+        if quantized:
+            meta["tf_dtypes"] = json.dumps(quantized, sort_keys=True)
+        if include_object_graph and OBJECT_GRAPH_KEY in infos:
+            blob = bytes(reader.get_tensor(OBJECT_GRAPH_KEY).reshape(-1)[0])
+            meta[OBJECT_GRAPH_KEY] = base64.b64encode(blob).decode("ascii")
+        meta.update(metadata or {})
+        header, layout = _safetensors_header(chosen, infos, meta)
+        tmp = _tmp_path(path)
+        written = 0
+        try:
+            with open(tmp, "wb") as f:
+                f.write(len(header).to_bytes(8, "little"))
+                f.write(header)
+                buf = bytearray(_CHUNK)
+                for new, old, size in layout:
+                    written += _write_tensor_bytes(reader, old, f, buf)
+            _finish(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+    finally:
+        if not isinstance(src, CheckpointReader):
+            reader.close()
+    return ExportResult(path, chosen, written)
+
+
+def _write_tensor_bytes(reader: CheckpointReader, name: str, f: object, buf: bytearray) -> int:
+    """Write the little-endian C-order bytes of one tensor; stream them when they can be copied as stored."""
+    if isinstance(reader, BundleReader) and reader.header.endianness != BIG_ENDIAN:
+        entry = reader.entry(name)
+        if not entry.slices and entry.dtype.is_pod:
+            from .edit import _raw_chunks
+            from .checksums import crc32c, mask
+            from .bundle import naming
+            from .errors import ChecksumError
+
+            shard = naming.data_path(reader.prefix, entry.shard_id, reader.header.num_shards)
+            crc = 0
+            for chunk in _raw_chunks(shard, entry.offset, entry.size, buf):
+                f.write(chunk)  # type: ignore[attr-defined]
+                crc = crc32c(chunk, crc)
+            if reader.verify_checksums and mask(crc) != entry.crc32c:
+                raise ChecksumError(f"crc32c mismatch in tensor {name!r}", shard, entry.offset)
+            return entry.size
+    value = np.ascontiguousarray(reader.get_tensor(name))
+    data = value.reshape(-1).view(np.uint8)
+    f.write(memoryview(data))  # type: ignore[attr-defined]
+    return int(data.nbytes)
+
+
+def convert(src: PathLike, out: PathLike, *, only: Sequence[str] = (), rename: Sequence[tuple[str, str] | str] = (),
+            include_object_graph: bool = False) -> ExportResult:
+    """Export to ``.npz`` or ``.safetensors``, chosen by ``out``'s extension."""
+    path = os.fspath(out)
+    if path.endswith(".npz"):
+        return export_npz(src, path, only=only, rename=rename, include_object_graph=include_object_graph)
+    if path.endswith(".safetensors"):
+        return export_safetensors(src, path, only=only, rename=rename, include_object_graph=include_object_graph)
+    raise ValueError(f"{path}: unknown output type; use a name ending in .npz or .safetensors")
