@@ -166,14 +166,19 @@ def freeze_saved_model_report(dirpath: PathLike, tags: Sequence[str] = ("serve",
     meta = select_meta_graph(saved_model, tags, path)
     if is_tf2_meta_graph(meta):
         try:
-            from .saved_model_v2 import freeze_tf2_saved_model  # type: ignore[import-not-found]
+            from . import saved_model_v2  # type: ignore[attr-defined]
         except ModuleNotFoundError as exc:
             if exc.name != f"{__package__}.saved_model_v2":
                 raise
             raise UnsupportedError("freezing a TF2 SavedModel (tf.saved_model.save: functions and "
                                    "StatefulPartitionedCall) is not supported yet", path) from None
-        graph_def = freeze_tf2_saved_model(saved_model, meta, os.fspath(dirpath), signature)
-        return FreezeResult(graph_def, [], [], {}, 0)
+        report = getattr(saved_model_v2, "freeze_tf2_report", None)
+        if report is None:
+            graph_def = saved_model_v2.freeze_tf2_saved_model(saved_model, meta, os.fspath(dirpath), signature)
+            return FreezeResult(graph_def, [], [], {}, 0)
+        tf2 = report(saved_model, meta, os.fspath(dirpath), signature, clear_devices=clear_devices)
+        sources = {v.node: VariableSource(v.node, v.key, None, None, "object_graph") for v in tf2.variables}
+        return FreezeResult(tf2.graph_def, [v.node for v in tf2.variables], [], sources, len(tf2.variables))
     outputs = list(output_nodes) if output_nodes else signature_outputs(meta, signature, path)
     checkpoint = os.path.join(os.fspath(dirpath), "variables", "variables")
     return freeze_graph_def(meta, checkpoint, outputs, variable_map=variable_map, clear_devices=clear_devices,
