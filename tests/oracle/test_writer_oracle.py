@@ -280,3 +280,19 @@ def test_round_trip_tf_edit_tf_is_bit_exact_for_untouched_tensors(tmp_path: Path
         if key == "_CHECKPOINTABLE_OBJECT_GRAPH":
             continue  # rewritten on purpose: it no longer lists drop_me
         assert _same(ours.get_tensor(key), np.asarray(theirs.get_tensor(key))), key
+
+
+def test_safetensors_export_of_a_tf_checkpoint_loads_equal(tmp_path: Path) -> None:
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    from tfformats.export import export_safetensors
+
+    values = {"w": RNG.standard_normal((6, 5)).astype(np.float32), "i": np.arange(4, dtype=np.int32),
+              "h": RNG.standard_normal(3).astype(np.float16)}
+    src = tf.train.Checkpoint(**{k: tf.Variable(v) for k, v in values.items()}).write(str(tmp_path / "ck"))
+    export_safetensors(src, tmp_path / "o.safetensors", rename=["/.ATTRIBUTES/VARIABLE_VALUE$="])
+    loaded = safetensors_numpy.load_file(str(tmp_path / "o.safetensors"))
+    reader = tf.train.load_checkpoint(src)
+    assert sorted(loaded) == sorted(values)
+    for name in values:
+        want = reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
+        assert loaded[name].dtype == want.dtype and loaded[name].tobytes() == want.tobytes(), name
