@@ -110,7 +110,7 @@ def decode_entry(name: str, value: bytes, header: Header, path: Optional[PathLik
                 cache[head] = known
             row, shape, expected = known
             shard_id, offset, size, crc = fields
-            if shard_id < header.num_shards and (size == expected or expected <= 0 and size >= -expected):
+            if shard_id < header.num_shards and (size == expected if row.itemsize else size >= -expected):
                 return Entry(row, shape, shard_id, offset, size, crc, ())
     try:
         enum, dims, unknown_rank, shard_id, offset, size, crc, slices = _parse_entry(value)

@@ -133,7 +133,7 @@ def decode_signed(buf: bytes, pos: int) -> tuple[int, int]:
 
 def encode_slice_key(name: str | bytes, extents: Sequence[Extent]) -> bytes:
     """The bundle key of one slice of tensor ``name``."""
-    raw = name.encode("utf-8") if isinstance(name, str) else name
+    raw = name.encode("utf-8", "surrogateescape") if isinstance(name, str) else name
     parts = [encode_unsigned(0), encode_string(raw), encode_unsigned(len(extents))]
     for ext in extents:
         parts.append(encode_signed(ext.start))
