@@ -95,7 +95,7 @@ class CheckpointReader(abc.ABC):
     @property
     def object_graph(self) -> Optional[object]:
         """The parsed ``TrackableObjectGraph`` of a TF2 object-based checkpoint, else None."""
-        if OBJECT_GRAPH_KEY not in self.tensor_infos():
+        if OBJECT_GRAPH_KEY not in self:
             return None
         from .proto import TrackableObjectGraph
 
@@ -113,7 +113,7 @@ class CheckpointReader(abc.ABC):
     @property
     def kind(self) -> str:
         """``V1``, ``V2`` or ``TF2-object`` (a V2 bundle with an object graph)."""
-        if self.format == "V2" and OBJECT_GRAPH_KEY in self.tensor_infos():
+        if self.format == "V2" and OBJECT_GRAPH_KEY in self:
             return "TF2-object"
         return self.format
 

@@ -347,6 +347,32 @@ class BundleReader(CheckpointReader):
         # The copy is made after the check; the shard is read-only, so the bytes cannot change in between.
         return arr.copy() if copy else arr
 
+    def check_data(self, name: str, e: Entry) -> None:
+        """Verify one entry's stored bytes against its checksum without keeping them.
+
+        Raises MissingShardError, FormatError (bytes past the end of the shard,
+        malformed strings) or ChecksumError.
+        """
+        if e.slices:
+            return
+        if e.dtype.itemsize:
+            shard = self._checked_shard(name, e)
+            view = shard.view
+            crc = 0
+            end = e.offset + e.size
+            for start in range(e.offset, end, _CHUNK):
+                crc = checksums.crc32c(view[start:min(start + _CHUNK, end)], crc)
+            masked = checksums.mask(crc)
+            if masked != e.crc32c:
+                raise self._mismatch(name, e, shard, masked)
+            return
+        verify = self.verify_checksums
+        self.verify_checksums = True
+        try:
+            self._read_whole(name, e)
+        finally:
+            self.verify_checksums = verify
+
     def get_tensor(self, name: str, *, copy: bool = True) -> np.ndarray:
         """The value of tensor ``name``.
 

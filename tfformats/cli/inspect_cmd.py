@@ -1,0 +1,356 @@
+"""``tfformats inspect PATH``: what a checkpoint holds, and optionally its values."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..checkpoint_reader import CheckpointReader, TensorInfo
+
+COMMAND = "inspect"
+HELP = "list the tensors of a checkpoint (dtype, shape, size), with values or statistics on request"
+DESCRIPTION = """\
+List every tensor of a checkpoint (name, dtype, shape, element count, bytes) and the totals:
+tensors, parameters (elements of numeric tensors), bytes in the data files, shards and format
+(V1, V2, or TF2-object for a V2 bundle with an object graph). For TF2 checkpoints the object
+graph is summarized: objects, variables, and which objects are optimizers.
+
+PATH is a checkpoint prefix, its .index or .data file, a folder with a 'checkpoint' state
+file, the state file itself, a SavedModel folder, or a legacy V1 file.
+
+--json prints one document with these keys:
+  path, prefix, format ("V1" | "V2" | "TF2-object"), num_shards, num_tensors,
+  num_parameters, total_bytes,
+  tensors: [{name, dtype, shape, elements, bytes, slices, [stats], [values, truncated]}],
+  object_graph: null | {objects, variables, slot_variables, optimizers: [paths],
+                        optimizer_variables}
+  and, with --tensor, tensor: {name, dtype, shape, elements, bytes, slices, values, truncated}.
+Values are a flat list in C order (complex as [re, im], non-finite floats as "nan", "inf",
+"-inf", strings decoded as UTF-8 with backslash escapes); "truncated" tells whether only the
+first values are listed (use --full for all). stats: {min, max, mean, std, nan, inf} for
+numbers (over finite values; complex: over magnitudes), {count, min_length, max_length,
+mean_length} for strings.
+
+examples:
+  tfformats inspect train/model.ckpt-1000
+  tfformats inspect train/ --tensor dense/kernel --full
+  tfformats inspect model.ckpt --stats --json
+"""
+
+# Elements shown before a value listing is cut short (numpy's own threshold).
+_SHOW = 1000
+# Elements per chunk when computing statistics: bounds the temporary memory.
+_STATS_CHUNK = 1 << 20
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="checkpoint prefix, .index/.data file, folder, state file or V1 file")
+    parser.add_argument("--tensor", metavar="NAME", help="print the values of one tensor")
+    parser.add_argument("--all", action="store_true", help="print the values of every tensor")
+    parser.add_argument("--full", action="store_true", help="with --tensor/--all: print every value, not a summary")
+    parser.add_argument("--stats", action="store_true",
+                        help="add min/max/mean/std and NaN/Inf counts (strings: count and lengths)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document (keys above)")
+    parser.add_argument("--no-verify", action="store_true", help="skip checksum verification when reading values")
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+def tensor_stats(value: "np.ndarray") -> dict[str, Any]:
+    """Summary statistics of one tensor, computed chunk by chunk.
+
+    Numbers: min, max, mean and population std over the finite values (complex:
+    over magnitudes), and NaN / Inf counts. Strings: count and lengths.
+    """
+    import numpy as np
+
+    flat = value.reshape(-1)
+    if flat.dtype == object:
+        lengths = np.fromiter((len(v) for v in flat), dtype=np.int64, count=flat.size)
+        return {"count": int(flat.size),
+                "min_length": int(lengths.min()) if lengths.size else None,
+                "max_length": int(lengths.max()) if lengths.size else None,
+                "mean_length": float(lengths.mean()) if lengths.size else None}
+    if flat.size == 0:
+        return {"min": None, "max": None, "mean": None, "std": None, "nan": 0, "inf": 0}
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _numeric_stats(flat)
+
+
+def _numeric_stats(flat: "np.ndarray") -> dict[str, Any]:
+    import numpy as np
+
+    count = 0
+    mean = 0.0
+    m2 = 0.0
+    low: Optional[float] = None
+    high: Optional[float] = None
+    nans = infs = 0
+    for start in range(0, flat.size, _STATS_CHUNK):
+        chunk = flat[start:start + _STATS_CHUNK]
+        if chunk.dtype.kind == "c":
+            nan_mask = np.isnan(chunk)
+            inf_mask = np.isinf(chunk)
+            nans += int(nan_mask.sum())
+            infs += int(inf_mask.sum())
+            data = np.abs(chunk[~(nan_mask | inf_mask)]).astype(np.float64)
+        elif chunk.dtype.kind in "iub":
+            data = chunk.astype(np.float64)
+        else:
+            data = chunk.astype(np.float64)  # float16, bfloat16, float8 ... widen first
+            nan_mask = np.isnan(data)
+            inf_mask = np.isinf(data)
+            nans += int(nan_mask.sum())
+            infs += int(inf_mask.sum())
+            if nans or infs:
+                data = data[~(nan_mask | inf_mask)]
+        n = data.size
+        if not n:
+            continue
+        chunk_mean = float(data.mean())
+        chunk_m2 = float(((data - chunk_mean) ** 2).sum())
+        # Chan et al.'s pairwise update: merge the chunk's mean and M2 into the running ones.
+        delta = chunk_mean - mean
+        total = count + n
+        mean += delta * n / total
+        m2 += chunk_m2 + delta * delta * count * n / total
+        count = total
+        cmin, cmax = float(data.min()), float(data.max())
+        low = cmin if low is None else min(low, cmin)
+        high = cmax if high is None else max(high, cmax)
+    return {"min": low, "max": high, "mean": mean if count else None,
+            "std": math.sqrt(m2 / count) if count else None, "nan": nans, "inf": infs}
+
+
+# -- values -------------------------------------------------------------------------------
+
+def _json_scalar(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
+    if isinstance(v, complex):
+        return [_json_scalar(v.real), _json_scalar(v.imag)]
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if v != v else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def json_values(value: "np.ndarray", full: bool) -> tuple[list[Any], bool]:
+    """The first values (or all with ``full``) as JSON-ready Python objects, and whether cut short."""
+    import numpy as np
+
+    flat = value.reshape(-1)
+    truncated = not full and flat.size > _SHOW
+    if truncated:
+        flat = flat[:_SHOW]
+    if flat.dtype.kind not in "biufcOSU":  # bfloat16, float8, int4 ... from ml_dtypes
+        flat = flat.astype(np.int64 if flat.dtype.kind == "V" and "int" in flat.dtype.name else np.float64)
+    return [_json_scalar(v) for v in flat.tolist()], truncated
+
+
+def format_values(value: "np.ndarray", full: bool) -> str:
+    import numpy as np
+
+    threshold = sys.maxsize if full else _SHOW
+    return np.array2string(value, threshold=threshold, separator=", ") if value.ndim else repr(value.item())
+
+
+# -- the listing ----------------------------------------------------------------------------
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _num_shards(reader: "CheckpointReader") -> int:
+    header = getattr(reader, "header", None)
+    if header is not None:
+        return int(header.num_shards)
+    return len(getattr(reader, "_tables", [])) or 1
+
+
+def object_graph_summary(reader: "CheckpointReader") -> Optional[dict[str, Any]]:
+    """Objects, variables and optimizers of a TF2 object-based checkpoint, or None."""
+    graph: Any = reader.object_graph
+    if graph is None:
+        return None
+    nodes = graph.nodes
+    paths: dict[int, str] = {0: ""}
+    optimizer_ids: set[int] = set()
+    queue = [0]
+    for node_id in queue:  # breadth first, as TensorFlow names objects
+        for child in nodes[node_id].children if node_id < len(nodes) else ():
+            if "optimizer" in child.local_name.lower():
+                optimizer_ids.add(child.node_id)
+            if child.node_id not in paths and child.node_id < len(nodes):
+                base = paths[node_id]
+                paths[child.node_id] = f"{base}/{child.local_name}" if base else child.local_name
+                queue.append(child.node_id)
+    for node in nodes:
+        if node.slot_variables:  # legacy optimizers own slot variables
+            optimizer_ids.update(s.slot_variable_node_id for s in node.slot_variables)
+    # Objects the model reaches without passing through an optimizer.
+    model_side = {0}
+    queue = [0]
+    for node_id in queue:
+        for child in nodes[node_id].children if node_id < len(nodes) else ():
+            if child.node_id not in model_side and child.node_id not in optimizer_ids and child.node_id < len(nodes):
+                model_side.add(child.node_id)
+                queue.append(child.node_id)
+    variable_ids = [i for i, node in enumerate(nodes) if any(a.name == "VARIABLE_VALUE" for a in node.attributes)]
+    optimizers = sorted({paths[i] for i in optimizer_ids if i in paths and not nodes[i].attributes})
+    return {
+        "objects": len(nodes),
+        "variables": len(variable_ids),
+        "slot_variables": sum(len(node.slot_variables) for node in nodes),
+        "optimizers": optimizers,
+        "optimizer_variables": sum(1 for i in variable_ids if i not in model_side),
+    }
+
+
+def _tensor_doc(info: "TensorInfo") -> dict[str, Any]:
+    return {"name": info.name, "dtype": info.dtype.tf_name, "shape": list(info.shape), "elements": info.size,
+            "bytes": info.nbytes, "slices": info.num_slices}
+
+
+def _read(reader: "CheckpointReader", name: str) -> "np.ndarray":
+    """A tensor's value, as a view into the shard where possible (no copy needed for reading)."""
+    try:
+        return reader.get_tensor(name, copy=False)  # type: ignore[call-arg]
+    except TypeError:
+        return reader.get_tensor(name)
+
+
+def _with_values(reader: "CheckpointReader", infos: list["TensorInfo"], args: argparse.Namespace,
+                 want_values: bool) -> Iterator[tuple["TensorInfo", "np.ndarray"]]:
+    from .output import Progress
+
+    progress = Progress(sum(max(i.nbytes, 1) for i in infos), "reading tensors")
+    done = 0
+    try:
+        for info in infos:
+            progress.update(done, info.name)
+            yield info, _read(reader, info.name)
+            done += max(info.nbytes, 1)
+    finally:
+        progress.close()
+
+
+def _suggest(names: list[str], wanted: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(wanted, names, n=3)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_checkpoint
+    from ..dtypes import VARIANT
+    from .output import human_bytes, human_count, print_json, print_table
+
+    out = sys.stdout
+    with load_checkpoint(args.path, verify_checksums=not args.no_verify) as reader:
+        infos = reader.tensor_infos()
+        ordered = [infos[name] for name in sorted(infos)]
+        numeric = [i for i in ordered if i.dtype.itemsize]
+        doc: dict[str, Any] = {
+            "path": args.path,
+            "prefix": reader.prefix,
+            "format": reader.kind,
+            "num_shards": _num_shards(reader),
+            "num_tensors": len(ordered),
+            "num_parameters": sum(i.size for i in numeric),
+            "total_bytes": sum(i.nbytes for i in ordered),
+            "tensors": [_tensor_doc(i) for i in ordered],
+            "object_graph": object_graph_summary(reader),
+        }
+
+        if args.tensor is not None:
+            info = infos.get(args.tensor)
+            if info is None:
+                print(f"tfformats inspect: error: no tensor named {args.tensor!r} in {reader.prefix}"
+                      f"{_suggest(list(infos), args.tensor)}", file=sys.stderr)
+                return 2
+            value = _read(reader, args.tensor)
+            if args.json:
+                values, truncated = json_values(value, args.full)
+                doc["tensor"] = dict(_tensor_doc(info), values=values, truncated=truncated)
+                if args.stats and info.dtype.enum != VARIANT:
+                    doc["tensor"]["stats"] = tensor_stats(value)
+                print_json(doc, out=out)
+                return 0
+            out.write(f"{info.name}  {info.dtype.tf_name}{_shape_text(info.shape)}\n")
+            if args.stats and info.dtype.enum != VARIANT:
+                out.write(_stats_text(tensor_stats(value)) + "\n")
+            out.write(format_values(value, args.full) + "\n")
+            return 0
+
+        if args.stats or args.all:
+            docs = {d["name"]: d for d in doc["tensors"]}
+            for info, value in _with_values(reader, ordered, args, args.all):
+                if args.stats and info.dtype.enum != VARIANT:
+                    docs[info.name]["stats"] = tensor_stats(value)
+                if args.all:
+                    if args.json:
+                        docs[info.name]["values"], docs[info.name]["truncated"] = json_values(value, args.full)
+                    else:
+                        out.write(f"tensor_name:  {info.name}\n{format_values(value, args.full)}\n")
+                del value
+
+        if args.json:
+            print_json(doc, out=out)
+            return 0
+        if args.all and not args.stats:
+            return 0
+
+        headers = ["name", "dtype", "shape", "elements", "bytes"]
+        align = "lllrr"
+        if any(i.num_slices for i in ordered):
+            headers.append("slices")
+            align += "r"
+        if args.stats:
+            headers.append("stats")
+            align += "l"
+        rows = []
+        for d in doc["tensors"]:
+            row = [d["name"], d["dtype"], _shape_text(tuple(d["shape"])), human_count(d["elements"]),
+                   human_bytes(d["bytes"])]
+            if "slices" in headers:
+                row.append(d["slices"] or "")
+            if args.stats:
+                row.append(_stats_text(d["stats"]) if "stats" in d else "")
+            rows.append(row)
+        print_table(rows, headers, out=out, align=align)
+        out.write("\n")
+        out.write(f"format: {doc['format']}   shards: {doc['num_shards']}   tensors: "
+                  f"{human_count(doc['num_tensors'])}   parameters: {human_count(doc['num_parameters'])}   "
+                  f"bytes: {human_bytes(doc['total_bytes'])} ({human_count(doc['total_bytes'])})\n")
+        graph = doc["object_graph"]
+        if graph is not None:
+            optimizers = ", ".join(graph["optimizers"]) or "none"
+            out.write(f"object graph: {graph['objects']} objects, {graph['variables']} variables "
+                      f"({graph['optimizer_variables']} optimizer state, {graph['slot_variables']} slot variables); "
+                      f"optimizers: {optimizers}\n")
+    return 0
+
+
+def _stats_text(stats: dict[str, Any]) -> str:
+    if "count" in stats:
+        if not stats["count"]:
+            return "count=0"
+        return (f"count={stats['count']} length min={stats['min_length']} max={stats['max_length']} "
+                f"mean={stats['mean_length']:.4g}")
+    parts = []
+    if stats["mean"] is None and not stats["nan"] and not stats["inf"]:
+        return "empty"
+    if stats["mean"] is not None:
+        parts.append(f"min={stats['min']:.6g} max={stats['max']:.6g} mean={stats['mean']:.6g} "
+                     f"std={stats['std']:.6g}")
+    else:
+        parts.append("no finite values")
+    if stats["nan"] or stats["inf"]:
+        parts.append(f"nan={stats['nan']} inf={stats['inf']}")
+    return " ".join(parts)
