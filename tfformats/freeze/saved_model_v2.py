@@ -164,7 +164,10 @@ def _check_inputs(graph_def: Any, sig: Any, path: str) -> dict[str, str]:
 
 
 def _prune(graph_def: Any, roots: Iterable[str]) -> Any:
+    """Only the nodes ``roots`` need; ``graph_def`` itself when that is all of them (no copy)."""
     keep = reachable(graph_def, roots)
+    if all(n.name in keep for n in graph_def.node):
+        return graph_def
     out = type(graph_def)()
     out.node.extend(n for n in graph_def.node if n.name in keep)
     if graph_def.HasField("versions"):
