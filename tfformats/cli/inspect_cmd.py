@@ -228,7 +228,7 @@ def _with_values(reader: "CheckpointReader", infos: list["TensorInfo"], args: ar
                  want_values: bool) -> Iterator[tuple["TensorInfo", "np.ndarray"]]:
     from .output import Progress
 
-    progress = Progress(sum(max(i.nbytes, 1) for i in infos), "reading tensors")
+    progress = Progress(sum(max(i.nbytes, 1) for i in infos), "reading tensors", stream=sys.stderr)
     done = 0
     try:
         for info in infos:

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..verify import verify_checkpoint
     from .output import Progress, human_bytes, human_count, print_json
 
-    progress = Progress(1, "verifying")
+    progress = Progress(1, "verifying", stream=sys.stderr)
 
     def report_progress(done: int, total: int) -> None:
         progress.total = max(total, 1)
