@@ -18,7 +18,7 @@ from ..graphs.names import node_name
 from ..graphs.opdefs import add_default_attrs_to_graph
 from ..graphs.prune import extract_sub_graph
 from .constants import Converter
-from .variables import ValueLoader, VariableSource, find_variables, map_variables
+from .variables import VARIABLE_OPS, ValueLoader, VariableSource, find_variables, map_variables
 
 GraphInput = Union[str, "os.PathLike[str]", Any]
 CheckpointInput = Union[str, "os.PathLike[str]", CheckpointReader]
@@ -80,20 +80,21 @@ def freeze_graph_def(graph: GraphInput, checkpoint: CheckpointInput, output_node
     outputs = _split_names(output_nodes) or []
     keep_set = set(_split_names(keep) or []) if keep is not None else None
     skip_set = set(_split_names(skip) or [])
-    out = extract_sub_graph(graph_def, outputs)
+    by_name = {n.name: n for n in graph_def.node}
+    out = extract_sub_graph(graph_def, outputs, by_name=by_name)
     if clear_devices:
         for node in out.node:
             node.device = ""
-    in_graph = find_variables(out)
-    wanted = [n.name for n in in_graph
-              if (keep_set is None or n.name in keep_set) and n.name not in skip_set]
-    kept = [n.name for n in in_graph if n.name not in set(wanted)]
+    in_graph = [n.name for n in find_variables(out)]
+    wanted = [n for n in in_graph if (keep_set is None or n in keep_set) and n not in skip_set]
+    chosen = set(wanted)
+    kept = [n for n in in_graph if n not in chosen]
     sources: dict[str, VariableSource] = {}
     if wanted:
         reader, owned = _open_reader(checkpoint)
         try:
             sources = map_variables(graph_def, meta_graph=meta, variable_map=variable_map, reader=reader,
-                                    use_ema=use_ema, names=wanted)
+                                    use_ema=use_ema, names=wanted, by_name=by_name)
             loader = ValueLoader(reader)
             converter = Converter(out)
             for name in wanted:
@@ -105,7 +106,7 @@ def freeze_graph_def(graph: GraphInput, checkpoint: CheckpointInput, output_node
                 reader.close()
     if meta is not None and meta.meta_info_def.stripped_default_attrs:
         add_default_attrs_to_graph(out, meta.meta_info_def.stripped_op_list)
-    total = len(find_variables(graph_def))
+    total = sum(1 for n in by_name.values() if n.op in VARIABLE_OPS)
     if warn and not wanted and total:
         warnings.warn(f"froze 0 variables although the graph has {total}: the outputs "
                       f"{', '.join(outputs)} need none of them, or keep/skip excluded them", FreezeWarning,

@@ -73,17 +73,19 @@ def saver_scope(saver_def: Any) -> str:
     return name.rpartition("/")[0] + "/" if "/" in name else ""
 
 
-def restore_mapping(graph_def: Any, saver_def: Any = None) -> dict[str, VariableSource]:
+def restore_mapping(graph_def: Any, saver_def: Any = None,
+                    by_name: Optional[Mapping[str, Any]] = None) -> dict[str, VariableSource]:
     """``{variable node: source}`` read from the saver's restore subgraph.
 
     Only assignments under the saver's name scope count when ``saver_def`` is
     given, so a graph with several savers maps through the one that was used.
     """
-    by_name = {n.name: n for n in graph_def.node}
+    if by_name is None:
+        by_name = {n.name: n for n in graph_def.node}
     scope = saver_scope(saver_def)
     out: dict[str, VariableSource] = {}
     names_cache: dict[str, tuple[list[str], list[str]]] = {}
-    for node in graph_def.node:
+    for node in by_name.values():
         if node.op not in ASSIGN_OPS or len(node.input) < 2 or not node.name.startswith(scope):
             continue
         var = node_name(node.input[0])
@@ -138,7 +140,8 @@ def slice_infos(meta_graph: Any) -> dict[str, VariableSource]:
 
 def map_variables(graph_def: Any, *, meta_graph: Any = None, variable_map: Optional[Mapping[str, str]] = None,
                   reader: Any = None, use_ema: bool = False,
-                  names: Optional[Sequence[str]] = None) -> dict[str, VariableSource]:
+                  names: Optional[Sequence[str]] = None,
+                  by_name: Optional[Mapping[str, Any]] = None) -> dict[str, VariableSource]:
     """Checkpoint source of every variable in ``names`` (default: all variables of ``graph_def``).
 
     ``graph_def`` should be the full graph (with the saver) when a mapping
@@ -150,10 +153,10 @@ def map_variables(graph_def: Any, *, meta_graph: Any = None, variable_map: Optio
     slices: dict[str, VariableSource] = {}
     if meta_graph is not None:
         saver_def = meta_graph.saver_def if meta_graph.HasField("saver_def") else None
-        saver_map = restore_mapping(graph_def, saver_def)
+        saver_map = restore_mapping(graph_def, saver_def, by_name)
         slices = slice_infos(meta_graph)
     else:
-        saver_map = restore_mapping(graph_def)
+        saver_map = restore_mapping(graph_def, by_name=by_name)
     overrides = dict(variable_map or {})
     out: dict[str, VariableSource] = {}
     for name in names:
