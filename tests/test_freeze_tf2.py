@@ -277,3 +277,22 @@ def test_inlining_uses_the_callers_inputs_for_function_arguments() -> None:
     graph = inline_calls(meta.graph_def, op_defs)
     reads = [n for n in graph.node if n.op == "ReadVariableOp" and n.name.startswith("StatefulPartitionedCall/")]
     assert {node_name(n.input[0]) for n in reads} == {"w", "b"}
+
+
+def test_callers_control_inputs_reach_body_nodes_without_body_inputs() -> None:
+    meta = _meta("module")
+    graph_def = type(meta.graph_def)()
+    graph_def.CopyFrom(meta.graph_def)
+    (call,) = [n for n in graph_def.node if n.name == "StatefulPartitionedCall"]
+    call.input.append("^NoOp")
+    op_defs = op_defs_by_name(meta.meta_info_def.stripped_op_list)
+    graph = inline_calls(graph_def, op_defs)
+    inlined = [n for n in graph.node if n.name.startswith("StatefulPartitionedCall/")]
+    names = {n.name for n in inlined}
+    sources = [n for n in inlined if not any(node_name(i) in names for i in n.input)]
+    assert sources
+    for node in sources:
+        assert "^NoOp" in node.input, node.name
+    for node in inlined:
+        if node not in sources:
+            assert "^NoOp" not in node.input, node.name

@@ -134,3 +134,16 @@ def test_tensorflow_agrees_the_assigning_signature_changes_its_variable() -> Non
     first = fn(x=x)["output_0"].numpy()
     second = fn(x=x)["output_0"].numpy()
     assert not np.array_equal(first, second)
+
+
+def test_other_signature_of_a_keras_export_freezes_to_the_same_outputs() -> None:
+    """Keras ``model.export`` writes ``serve`` beside ``serving_default``; both compute the model."""
+    document, values = _expected("keras_mlp")
+    result = load_and_freeze(str(SAVED_MODELS / "keras_mlp" / "model"), signature="serve")
+    (key,) = document["inputs"]
+    assert result.inputs[key].startswith("serve_")
+    graph = _import(_tf_graph_def(result.graph_def))
+    with tf.compat.v1.Session(graph=graph) as session:
+        outputs = session.run(result.outputs, {result.inputs[key]: values[f"feed/{key}"]})
+    for name, value in outputs.items():
+        np.testing.assert_allclose(value, values[f"output/{name}"], rtol=RTOL, atol=0)
