@@ -213,3 +213,54 @@ def test_tf2_saved_model_is_not_supported_yet(tmp_path) -> None:
     with pytest.raises(UnsupportedError, match="not supported yet") as info:
         fz.freeze_saved_model(tmp_path)
     assert "saved_model.pb" in str(info.value)
+
+
+class _DictReader(tff.CheckpointReader):
+    """A checkpoint held in memory, for structure-only tests."""
+
+    format = "V2"
+    prefix = "memory"
+
+    def __init__(self, values: dict) -> None:
+        self.values = values
+
+    def tensor_infos(self) -> dict:
+        from tfformats import dtypes
+
+        return {k: tff.TensorInfo(k, dtypes.from_numpy(v.dtype), v.shape, v.nbytes, 0) for k, v in self.values.items()}
+
+    def get_tensor(self, name: str) -> np.ndarray:
+        return self.values[name].copy()
+
+    def close(self) -> None:
+        pass
+
+
+def test_ref_loop_ops_become_plain_ops_with_base_types() -> None:
+    from tfformats.proto import DT_FLOAT, GraphDef, parse_text
+
+    graph = parse_text("""
+        node { name: "v" op: "VariableV2" attr { key: "dtype" value { type: DT_FLOAT } } }
+        node { name: "enter" op: "RefEnter" input: "v" attr { key: "T" value { type: DT_FLOAT } } }
+        node { name: "ident" op: "RefIdentity" input: "enter" attr { key: "T" value { type: DT_FLOAT } } }
+        node { name: "out" op: "Neg" input: "ident" attr { key: "T" value { type: DT_FLOAT } } }
+    """, GraphDef())
+    value = np.array([1.5, -2.0], np.float32)
+    frozen = fz.freeze(graph, _DictReader({"v": value}), ["out"])
+    assert [n.op for n in frozen.node] == ["Const", "Enter", "Identity", "Neg"]
+    assert [n.attr["T"].type for n in frozen.node[1:3]] == [DT_FLOAT, DT_FLOAT]
+    np.testing.assert_array_equal(_const(frozen, "v"), value)
+
+
+def test_read_variable_keeps_its_control_inputs() -> None:
+    from tfformats.proto import GraphDef, parse_text
+
+    graph = parse_text("""
+        node { name: "dep" op: "NoOp" }
+        node { name: "v" op: "VarHandleOp" attr { key: "dtype" value { type: DT_FLOAT } } }
+        node { name: "read" op: "ReadVariableOp" input: "v" input: "^dep"
+               attr { key: "dtype" value { type: DT_FLOAT } } }
+    """, GraphDef())
+    frozen = fz.freeze(graph, _DictReader({"v": np.zeros(2, np.float32)}), ["read"])
+    read = next(n for n in frozen.node if n.name == "read")
+    assert (read.op, list(read.input)) == ("Identity", ["v", "^dep"])
