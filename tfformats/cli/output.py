@@ -22,9 +22,10 @@ def human_count(n: int) -> str:
     return f"{n:,}"
 
 
-def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, out: TextIO = sys.stdout,
+def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, out: Optional[TextIO] = None,
                 align: Optional[str] = None) -> None:
     """Print rows as aligned columns; ``align`` is a string of 'l'/'r' per column."""
+    out = out or sys.stdout
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     align = align or "l" * len(headers)
@@ -35,7 +36,8 @@ def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, out: T
             out.write("  ".join("-" * w for w in widths) + "\n")
 
 
-def print_json(doc: Any, *, out: TextIO = sys.stdout) -> None:
+def print_json(doc: Any, *, out: Optional[TextIO] = None) -> None:
+    out = out or sys.stdout
     json.dump(doc, out, indent=2, sort_keys=False, default=_json_default)
     out.write("\n")
 
@@ -55,10 +57,10 @@ def _json_default(value: Any) -> Any:
 class Progress:
     """Progress on stderr for long work; silent when stderr is not a terminal or the work is quick."""
 
-    def __init__(self, total: int, what: str, *, stream: TextIO = sys.stderr, delay: float = 1.0) -> None:
+    def __init__(self, total: int, what: str, *, stream: Optional[TextIO] = None, delay: float = 1.0) -> None:
         self.total = max(total, 1)
         self.what = what
-        self.stream = stream
+        self.stream = stream or sys.stderr
         self.start = time.monotonic()
         self.delay = delay
         self.enabled = bool(getattr(stream, "isatty", lambda: False)())
