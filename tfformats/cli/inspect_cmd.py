@@ -98,7 +98,7 @@ def _numeric_stats(flat: "np.ndarray") -> dict[str, Any]:
             inf_mask = np.isinf(chunk)
             nans += int(nan_mask.sum())
             infs += int(inf_mask.sum())
-            data = np.abs(chunk[~(nan_mask | inf_mask)]).astype(np.float64)
+            data = np.abs(chunk[~(nan_mask | inf_mask)].astype(np.complex128))
         elif chunk.dtype.kind in "iub":
             data = chunk.astype(np.float64)
         else:
