@@ -1,0 +1,404 @@
+"""Fuzzing harness shared by the short CI run, the regression corpus and ``tools/fuzz.py``.
+
+Every target feeds mutated bytes of a real fixture (written by TensorFlow,
+under ``tests/fixtures/``) to one parser. The invariant: the parser returns,
+or raises :class:`tfformats.FormatError` (any subclass) or
+``FileNotFoundError`` (a missing shard); nothing else may escape, no input may
+run longer than :data:`TIME_LIMIT` seconds, and no input may make Python
+allocate more than :func:`memory_limit` bytes.
+
+Mutations come from :func:`mutate`, driven by a ``random.Random``: hypothesis
+supplies that generator in the tests (``st.randoms``, so failures shrink and
+replay), ``tools/fuzz.py`` a seeded one for raw speed.
+
+Corpus files live in ``tests/fuzz/corpus/<target>/<seed>--<digest>.bin``: the
+seed part names the fixture whose other files (data shards beside a mutated
+index, ...) complete the input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+import shutil
+import signal
+import struct
+import tempfile
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+from tfformats.errors import FormatError
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CKPT = FIXTURES / "ckpt"
+CORPUS = Path(__file__).resolve().parent / "corpus"
+TIME_LIMIT = 10  # seconds per input
+ALLOWED = (FormatError, FileNotFoundError)
+
+_INTERESTING = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 31, 1 << 32, (1 << 63) - 1,
+                1 << 63, (1 << 64) - 1, (1 << 64) - 48]
+
+
+def memory_limit(input_size: int) -> int:
+    """Bytes a parser may allocate for an input of ``input_size`` bytes (plus the fixture it came with)."""
+    return (64 << 20) + 64 * input_size
+
+
+class Violation(AssertionError):
+    """The harness invariant failed for one input."""
+
+
+@dataclass(frozen=True)
+class Seed:
+    name: str  # stable id used in corpus file names, e.g. "tf1_saver.model.ckpt-1"
+    file: Path  # the fixture file that gets mutated
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    seeds: tuple[Seed, ...]
+    run: Callable[[bytes, Seed, Path], None]  # (mutated bytes, seed, empty work dir)
+    mutator: Callable[[bytes, random.Random], bytes] = lambda data, rng: mutate(data, rng)
+
+
+# -- mutations ----------------------------------------------------------------------------------
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def mutate(data: bytes, rng: random.Random, max_ops: int = 6) -> bytes:
+    """Apply 1..max_ops random byte-level edits; positions favour the end, where tables keep their index."""
+    buf = bytearray(data)
+    for _ in range(rng.randint(1, max_ops)):
+        size = len(buf)
+        if size and rng.random() < 0.4:
+            pos = size - 1 - rng.randrange(min(size, 256))  # near the end (footer, index block)
+        else:
+            pos = rng.randrange(size + 1)
+        op = rng.choice(("flip", "byte", "int", "varint", "insert", "delete", "truncate", "dup"))
+        if op == "flip" and size:
+            buf[min(pos, size - 1)] ^= 1 << rng.randrange(8)
+        elif op == "byte" and size:
+            buf[min(pos, size - 1)] = rng.choice((0, 1, 0x7F, 0x80, 0xFF, rng.randrange(256)))
+        elif op == "int":
+            width = rng.choice((1, 2, 4, 8))
+            value = rng.choice(_INTERESTING) & ((1 << (8 * width)) - 1)
+            buf[pos:pos + width] = value.to_bytes(width, "little")
+        elif op == "varint":
+            raw = _varint(rng.choice(_INTERESTING))
+            buf[pos:pos + len(raw)] = raw
+        elif op == "insert":
+            buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        elif op == "delete" and size:
+            del buf[pos:pos + rng.randint(1, 32)]
+        elif op == "truncate":
+            del buf[pos:]
+        elif op == "dup" and size:
+            start = rng.randrange(size)
+            buf[pos:pos] = buf[start:start + rng.randint(1, 64)]
+    return bytes(buf)
+
+
+# -- running one input ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _time_limit(seconds: int) -> Iterator[None]:
+    if not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"input ran longer than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_one(target: Target, seed: Seed, data: bytes, *, track_memory: bool = True) -> Optional[str]:
+    """Run one input; return None if the invariant holds, else a one-line description."""
+    work = Path(tempfile.mkdtemp(prefix="tff-fuzz-"))
+    started_tracing = False
+    try:
+        if track_memory and not tracemalloc.is_tracing():
+            tracemalloc.start()
+            started_tracing = True
+        if track_memory:
+            tracemalloc.reset_peak()
+        try:
+            with _time_limit(TIME_LIMIT):
+                target.run(data, seed, work)
+        except ALLOWED:
+            pass
+        except RecursionError as exc:
+            return f"RecursionError: {exc}"
+        except Exception as exc:  # the point of the harness: anything else is a bug
+            return f"{type(exc).__name__}: {exc}"
+        if track_memory:
+            peak = tracemalloc.get_traced_memory()[1]
+            limit = memory_limit(len(data))
+            if peak > limit:
+                return f"allocated {peak} bytes for an input of {len(data)} bytes (limit {limit})"
+        return None
+    finally:
+        if started_tracing:
+            tracemalloc.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def corpus_name(seed: Seed, data: bytes) -> str:
+    return f"{seed.name}--{hashlib.sha1(data).hexdigest()[:12]}.bin"
+
+
+def save_to_corpus(target: Target, seed: Seed, data: bytes, corpus: Path = CORPUS) -> Path:
+    folder = corpus / target.name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / corpus_name(seed, data)
+    path.write_bytes(data)
+    return path
+
+
+def corpus_entries(corpus: Path = CORPUS) -> list[tuple[Target, Seed, Path]]:
+    """Every committed corpus input with the target and seed it belongs to."""
+    out = []
+    for name, target in sorted(TARGETS.items()):
+        seeds = {s.name: s for s in target.seeds}
+        for path in sorted((corpus / name).glob("*.bin")):
+            seed = seeds.get(path.name.split("--", 1)[0])
+            if seed is not None:
+                out.append((target, seed, path))
+    return out
+
+
+# -- targets ------------------------------------------------------------------------------------------
+
+def _drain_reader(reader: object, max_tensors: int = 64) -> None:
+    from tfformats.checkpoint_reader import CheckpointReader
+
+    assert isinstance(reader, CheckpointReader)
+    with reader:
+        infos = reader.tensor_infos()
+        for name in sorted(infos)[:max_tensors]:
+            reader.get_tensor(name)
+        reader.kind  # noqa: B018 - reads the object graph when there is one
+        if reader.format == "V2":
+            reader.object_graph  # noqa: B018
+
+
+def _run_table(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats.table import TableReader
+
+    path = work / "table"
+    path.write_bytes(data)
+    with TableReader(path, verify_checksums=False) as table:
+        keys = [k for k, _ in table.items()]
+        for key in keys[:8] + [b"", b"\xff" * 4]:
+            table.get(key)
+
+
+def _prefix_of(index: Path) -> str:
+    return index.name[: -len(".index")]
+
+
+def _run_bundle_index(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats.bundle.reader import BundleReader
+
+    prefix = _prefix_of(seed.file)
+    for shard in seed.file.parent.glob(f"{prefix}.data-*"):
+        os.symlink(shard, work / shard.name)
+    (work / f"{prefix}.index").write_bytes(data)
+    _drain_reader(BundleReader(work / prefix, verify_checksums=False))
+
+
+def _run_bundle_data(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats.bundle.reader import BundleReader
+
+    prefix = seed.file.name.split(".data-", 1)[0]
+    for other in seed.file.parent.glob(f"{prefix}.*"):
+        if other.name.endswith(".index") or ".data-" in other.name and other != seed.file:
+            os.symlink(other, work / other.name)
+    (work / seed.file.name).write_bytes(data)
+    _drain_reader(BundleReader(work / prefix, verify_checksums=False))
+
+
+def _run_v1(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats.legacy_v1 import V1Reader
+
+    path = work / seed.file.name
+    path.write_bytes(data)
+    _drain_reader(V1Reader(path, verify_checksums=False))
+
+
+def _run_state(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats import checkpoint, state
+
+    for other in seed.file.parent.iterdir():
+        if other.name != "checkpoint" and ".expected." not in other.name:
+            os.symlink(other, work / other.name)
+    (work / "checkpoint").write_bytes(data)
+    state.read_state(work)
+    state.latest_checkpoint(work)
+    fmt, prefix = checkpoint.resolve_checkpoint(work)
+    # A state file may name any path; only open what lies inside the work folder.
+    if os.path.realpath(prefix).startswith(os.path.realpath(work)):
+        _drain_reader(checkpoint.load_checkpoint(work), max_tensors=4)
+
+
+def _run_graph(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats.audit import audit_path
+    from tfformats.graphs.read import read_message
+
+    if seed.file.name.startswith("saved_model"):
+        path = work / "saved_model.pb"
+        path.write_bytes(data)
+        read_message(work)
+        audit_path(work, check_variables=False)
+    else:
+        path = work / seed.file.name
+        path.write_bytes(data)
+        read_message(path)
+        audit_path(path)
+
+
+def _run_tensor_proto(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats.proto import TensorProto
+    from tfformats.tensor_proto import to_numpy
+
+    proto = TensorProto()
+    try:
+        proto.ParseFromString(data)
+    except Exception:  # not a TensorProto at all: protobuf's verdict, not ours
+        return
+    to_numpy(proto, path=work / "tensor")
+
+
+_GRAPH_OPS = ("Const", "WriteFile", "PartitionedCall", "StatefulPartitionedCall", "DatasetFromGraph", "NoOp",
+              "SaveV2", "PrintV2", "", "Unknown>Op")
+
+
+def mutate_graph(data: bytes, rng: random.Random) -> bytes:
+    """Structure-aware edits of a GraphDef: op names, function references, self-embedding, recursion."""
+    from tfformats.proto import GraphDef
+
+    graph = GraphDef()
+    graph.ParseFromString(data)
+    functions = [f.signature.name for f in graph.library.function] or ["missing_fn"]
+    for _ in range(rng.randint(1, 4)):
+        containers = [graph.node] + [f.node_def for f in graph.library.function]
+        nodes = rng.choice(containers)
+        if not nodes:
+            continue
+        node = rng.choice(nodes)
+        op = rng.randrange(7)
+        if op == 0:
+            node.op = rng.choice(_GRAPH_OPS + tuple(functions))
+        elif op == 1:
+            node.attr["f"].func.name = rng.choice(functions)
+        elif op == 2:
+            node.op = "Const"
+            node.attr["value"].tensor.dtype = 7
+            node.attr["value"].tensor.string_val.append(graph.SerializeToString())
+        elif op == 3 and graph.library.function:
+            fn = rng.choice(graph.library.function)
+            call = fn.node_def.add(name=f"call{rng.randrange(99)}", op=rng.choice(functions))
+            call.attr["f"].func.name = rng.choice(functions)
+        elif op == 4:
+            node.input.append(rng.choice(("missing", "^missing", f"{node.name}:99", "x:out:7", ":", "^")))
+        elif op == 5:
+            node.attr["output_stream"].s = rng.choice((b"file://x", b"stderr", b"\xff\xfe"))
+        else:
+            del nodes[rng.randrange(len(nodes))]
+    out = graph.SerializeToString()
+    return mutate(out, rng, 2) if rng.random() < 0.3 else out
+
+
+def _run_graph_struct(data: bytes, seed: Seed, work: Path) -> None:
+    from tfformats.audit import audit_path
+
+    path = work / "graph.pb"
+    path.write_bytes(data)
+    audit_path(path)
+
+
+def _seeds(files: list[Path]) -> tuple[Seed, ...]:
+    out = []
+    for f in sorted(set(files)):
+        rel = f.relative_to(FIXTURES)
+        out.append(Seed(".".join(rel.parts[1:]) if rel.parts[0] == "ckpt" else ".".join(rel.parts), f))
+    return tuple(out)
+
+
+def _is_v1_table(path: Path) -> bool:
+    if not path.is_file() or path.suffix in (".index", ".json", ".npz", ".meta", ".pbtxt") or \
+            ".data-" in path.name or path.name == "checkpoint":
+        return False
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell() < 48:
+            return False
+        f.seek(-8, os.SEEK_END)
+        return f.read(8) == struct.pack("<Q", 0xDB4775248B80FB57)
+
+
+def tensor_proto_seeds() -> tuple[Seed, ...]:
+    """Serialized TensorProtos taken from Const nodes of the fixture graphs (written once to a cache folder)."""
+    from tfformats.proto import GraphDef, MetaGraphDef
+
+    cache = Path(tempfile.gettempdir()) / "tfformats-fuzz-seeds"
+    cache.mkdir(exist_ok=True)
+    out = []
+    sources = [(p, MetaGraphDef) for p in sorted(CKPT.glob("*/*.meta"))[:2]] + \
+              [(p, GraphDef) for p in sorted((FIXTURES / "audit").glob("*__top.pb"))]
+    for path, cls in sources:
+        msg = cls()
+        msg.ParseFromString(path.read_bytes())
+        graph = msg.graph_def if cls is MetaGraphDef else msg
+        seen = 0
+        for node in graph.node:
+            if node.op == "Const" and seen < 6:
+                blob = node.attr["value"].tensor.SerializeToString()
+                name = f"tensor.{path.stem}.{len(out)}"
+                file = cache / f"{name}.bin"
+                if not file.exists():
+                    file.write_bytes(blob)
+                out.append(Seed(name, file))
+                seen += 1
+    return tuple(out)
+
+
+def _build_targets() -> dict[str, Target]:
+    indexes = sorted(CKPT.glob("*/*.index")) + sorted(CKPT.glob("*/*/variables/variables.index"))
+    data = [p for p in CKPT.glob("*/*.data-00000-of-00001")]
+    v1 = [p for p in CKPT.glob("*/*") if _is_v1_table(p)]
+    states = sorted(CKPT.glob("*/checkpoint"))
+    graphs = sorted(CKPT.glob("*/*.meta")) + sorted(CKPT.glob("*/*/saved_model.pb")) + \
+        sorted((FIXTURES / "audit").glob("*__*.pb"))[::3] + sorted((FIXTURES / "audit").glob("*/saved_model.pb"))
+    targets = [
+        Target("table", _seeds(indexes + v1), _run_table),
+        Target("bundle_index", _seeds(indexes), _run_bundle_index),
+        Target("bundle_data", _seeds(data), _run_bundle_data),
+        Target("v1", _seeds(v1), _run_v1),
+        Target("state", _seeds(states), _run_state),
+        Target("graph", _seeds(graphs), _run_graph),
+        Target("tensor_proto", tensor_proto_seeds(), _run_tensor_proto),
+        Target("graph_struct", _seeds(sorted((FIXTURES / "audit").glob("*__*.pb"))), _run_graph_struct, mutate_graph),
+    ]
+    return {t.name: t for t in targets if t.seeds}
+
+
+TARGETS = _build_targets()
