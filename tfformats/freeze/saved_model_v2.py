@@ -382,7 +382,8 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
                 key = keys[object_id]
                 if not reader.has_tensor(key):
                     raise FormatError(f"variable {labels[node.name]}: key {key!r} is not in the checkpoint", prefix)
-                converter.freeze_variable(node.name, reader.get_tensor(key))
+                # A view of the mapped shard is enough: the Const gets its own copy of the bytes.
+                converter.freeze_variable(node.name, reader.get_tensor(key, copy=False))
                 variables.append(FrozenVariable(node.name, key, objects[object_id].variable.name))
             converter.finish()
         _fix_while_output_shapes(graph, loops)
