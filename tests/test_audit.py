@@ -252,3 +252,14 @@ def test_standard_op_list_came_from_tensorflow() -> None:
     for op in ("DisableCopyOnRead", "StaticRegexFullMatch", "TensorListFromTensor", "MatMul", "WriteFile"):
         assert catalog.is_standard(op)
     assert not catalog.is_standard(EXPECTED["custom_op"])
+
+
+def test_state_file_naming_a_checkpoint_elsewhere_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(AUDIT / "payload_ckpt", outside)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "checkpoint").write_text(f'model_checkpoint_path: "{outside / "ckpt"}"\n', encoding="utf-8")
+    report = audit_path(folder)
+    assert [f.category for f in report.findings] == ["state_file"]
+    assert report.findings[0].severity == "high"

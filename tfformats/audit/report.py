@@ -274,8 +274,18 @@ def audit_checkpoint(report: Report, path: PathLike, catalog: Catalog, *, locati
     from ..checkpoint import load_checkpoint
     from ..errors import TFFormatsError
 
+    from ..checkpoint import resolve_checkpoint
+
+    text = os.fspath(path)
+    _, prefix = resolve_checkpoint(text)
+    folder = text if os.path.isdir(text) else os.path.dirname(text) if os.path.basename(text) == "checkpoint" else ""
+    if folder and not _inside(prefix, folder):
+        # The state file names a checkpoint elsewhere; auditing must not open paths a file names.
+        report.add("high", "state_file", f"the checkpoint state file names {prefix!r}, outside {folder!r}; "
+                   "not opened", location)
+        return
     scanner = Scanner(max_depth=max_depth)
-    with load_checkpoint(path) as reader:
+    with load_checkpoint(prefix) as reader:
         infos = reader.tensor_infos()
         for name in sorted(infos):
             where = f"{location} > tensor '{name}'"
@@ -299,6 +309,12 @@ def audit_checkpoint(report: Report, path: PathLike, catalog: Catalog, *, locati
                                    "serialized graph", where)
     judge_sites(report, scanner.result.sites, [n for n in scanner.result.notes if n.kind != "embedded_graph"],
                 catalog)
+
+
+def _inside(path: str, folder: str) -> bool:
+    real_folder = os.path.realpath(folder)
+    real = os.path.realpath(path)
+    return real == real_folder or real.startswith(real_folder.rstrip(os.sep) + os.sep)
 
 
 # -- the front door ------------------------------------------------------------------------------------
@@ -368,7 +384,10 @@ def _audit_saved_model_folder(report: Report, folder: str, catalog: Catalog, max
 
     _audit_asset_folder(report, folder)
     keras = os.path.join(folder, KERAS_METADATA)
-    if os.path.isfile(keras):
+    if os.path.islink(keras):
+        report.add("high", "keras", f"{KERAS_METADATA} is a symbolic link to {os.readlink(keras)!r}; not opened",
+                   keras)
+    elif os.path.isfile(keras):
         _audit_keras_metadata(report, keras)
     prefix = os.path.join(folder, "variables", "variables")
     if check_variables and os.path.exists(prefix + ".index"):
