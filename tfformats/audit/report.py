@@ -284,6 +284,19 @@ def audit_checkpoint(report: Report, path: PathLike, catalog: Catalog, *, locati
         report.add("high", "state_file", f"the checkpoint state file names {prefix!r}, outside {folder!r}; "
                    "not opened", location)
         return
+    from ..verify import verify_checkpoint
+
+    checked = verify_checkpoint(prefix)
+    if not checked.readable:
+        detail = "; ".join(p.message for p in checked.problems) or "unreadable"
+        raise FormatError(f"checkpoint cannot be read: {detail}", prefix)
+    damaged = set()
+    for problem in checked.problems:
+        damaged.add(problem.tensor)
+        where = f"{location} > tensor '{problem.tensor}'" if problem.tensor else location
+        report.add("high", "integrity", f"{problem.kind}: {problem.message}", where)
+    for line in checked.diagnosis:
+        report.add("info", "integrity", f"likely cause: {line}", location)
     scanner = Scanner(max_depth=max_depth)
     with load_checkpoint(prefix) as reader:
         infos = reader.tensor_infos()
@@ -292,7 +305,8 @@ def audit_checkpoint(report: Report, path: PathLike, catalog: Catalog, *, locati
             try:
                 value = reader.get_tensor(name)
             except (TFFormatsError, FileNotFoundError) as exc:
-                report.add("high", "integrity", f"tensor {name!r} cannot be read: {exc}", where)
+                if name not in damaged:
+                    report.add("high", "integrity", f"tensor {name!r} cannot be read: {exc}", where)
                 continue
             if value.dtype.kind in _FLOAT_KINDS or infos[name].dtype.name in ("bfloat16", "half") or \
                     infos[name].dtype.name.startswith("float8"):
