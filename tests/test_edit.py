@@ -38,8 +38,14 @@ def _graph_keys(prefix: str | Path) -> set[str]:
         return {a.checkpoint_key for n in graph.nodes for a in n.attributes}  # type: ignore[attr-defined]
 
 
+def _element(x: object) -> bytes:
+    while isinstance(x, np.ndarray):
+        x = x[()]
+    return bytes(x)  # type: ignore[arg-type]
+
+
 def _bits(a: np.ndarray) -> bytes | list[bytes]:
-    return [bytes(x) for x in a.ravel()] if a.dtype == object else a.tobytes()
+    return [_element(x) for x in a.ravel()] if a.dtype == object else a.tobytes()
 
 
 def test_untouched_tensors_are_copied_bit_for_bit(tmp_path: Path) -> None:
@@ -203,3 +209,28 @@ def test_cli_edit_reports_unreadable_source(tmp_path: Path, capsys: pytest.Captu
     code = main(["edit", str(tmp_path / "bad"), str(tmp_path / "out")])
     assert code == 2
     assert "bad.index" in capsys.readouterr().err
+
+
+def test_partitioned_tensors_keep_their_slices_under_the_new_name(tmp_path: Path) -> None:
+    src = _fixture("partitioned", "model.ckpt")
+    before = _values(src)
+    edit_checkpoint(src, tmp_path / "out", rename=["^(.)=renamed/\\1"])
+    from tfformats.bundle.reader import BundleReader
+
+    with BundleReader(tmp_path / "out") as reader:
+        sliced = [n for n in reader.names() if reader.entry(n).slices]
+        assert sliced, "expected at least one partitioned tensor to stay partitioned"
+        for name, value in before.items():
+            got = reader.get_tensor("renamed/" + name)
+            assert _bits(got) == _bits(value), name
+
+
+def test_legacy_v1_checkpoint_is_rewritten_as_v2(tmp_path: Path) -> None:
+    src = _fixture("v1_legacy", "model.ckpt")
+    before = _values(src)
+    edit_checkpoint(src, tmp_path / "out")
+    assert os.path.exists(naming.index_path(tmp_path / "out"))
+    after = _values(tmp_path / "out")
+    assert sorted(after) == sorted(before)
+    for name in before:
+        assert _bits(after[name]) == _bits(before[name]), name

@@ -52,6 +52,8 @@ def _key(name: str) -> bytes:
 
 
 def _to_bytes(item: object) -> bytes:
+    while isinstance(item, np.ndarray) and item.shape == ():
+        item = item[()]  # a scalar wrapped in a 0-d array
     if isinstance(item, (bytes, bytearray, memoryview)):
         return bytes(item)
     if isinstance(item, str):
