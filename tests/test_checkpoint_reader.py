@@ -20,7 +20,9 @@ def assert_bit_equal(actual: np.ndarray, expected: np.ndarray, name: str) -> Non
     assert actual.shape == expected.shape, name
     assert actual.dtype == expected.dtype, (name, actual.dtype, expected.dtype)
     if expected.dtype == object:
-        assert actual.reshape(-1).tolist() == expected.reshape(-1).tolist(), name
+        items = actual.reshape(-1).tolist()
+        assert all(type(v) is bytes for v in items), name
+        assert items == expected.reshape(-1).tolist(), name
     else:
         assert actual.tobytes() == expected.tobytes(), name
 

@@ -30,6 +30,13 @@ _LAZY = {
     "FreezeWarning": ("tfformats.freeze.freezer", "FreezeWarning"),
     "save_checkpoint": ("tfformats.save", "save_checkpoint"),
     "BundleWriter": ("tfformats.bundle.writer", "BundleWriter"),
+    "edit_checkpoint": ("tfformats.edit", "edit_checkpoint"),
+    "plan_edit": ("tfformats.edit", "plan_edit"),
+    "convert": ("tfformats.export", "convert"),
+    "export_npz": ("tfformats.export", "export_npz"),
+    "export_safetensors": ("tfformats.export", "export_safetensors"),
+    "load_npz": ("tfformats.export", "load_npz"),
+    "diff_checkpoints": ("tfformats.diff", "diff_checkpoints"),
 }
 
 
@@ -46,7 +53,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "BundleWriter", "FreezeWarning", "freeze", "freeze_saved_model", "read_graph_def", "read_meta_graph",
+    "BundleWriter", "FreezeWarning", "convert", "diff_checkpoints", "edit_checkpoint", "export_npz",
+    "export_safetensors", "load_npz", "plan_edit", "freeze", "freeze_saved_model", "read_graph_def", "read_meta_graph",
     "read_saved_model", "save_checkpoint", "write_graph_def", "proto", "dtypes",
     "CheckpointReader", "ChecksumError", "FormatError", "GraphError", "MissingShardError", "TFFormatsError",
     "TensorInfo", "UnsupportedError", "from_numpy", "latest_checkpoint", "list_variables", "load_checkpoint",

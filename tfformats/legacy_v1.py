@@ -127,7 +127,10 @@ class V1Reader(CheckpointReader):
             except FormatError as exc:
                 raise FormatError(f"tensor {name!r}: {exc.detail}", t.table.path) from None
             part = self._read_slice(t, extents, lengths)
-            out[region(starts, lengths)] = part
+            if out.ndim == 0:
+                out = part.copy()  # assigning a 0-d object array into out[()] would nest it
+            else:
+                out[region(starts, lengths)] = part
             covered += part.size
         if covered != total:
             raise FormatError(f"slices of tensor {name!r} cover {covered} of its {total} elements", t.table.path)
