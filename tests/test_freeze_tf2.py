@@ -296,3 +296,9 @@ def test_callers_control_inputs_reach_body_nodes_without_body_inputs() -> None:
     for node in inlined:
         if node not in sources:
             assert "^NoOp" not in node.input, node.name
+
+
+def test_lookup_table_is_refused_as_unsupported_naming_the_file_and_node() -> None:
+    with pytest.raises(UnsupportedError, match=r"saved_model\.pb: the signature uses node 'hash_table' "
+                                               r"\(HashTableV2\)"):
+        load_and_freeze(str(_model_dir("lookup_table")))

@@ -147,3 +147,28 @@ def test_other_signature_of_a_keras_export_freezes_to_the_same_outputs() -> None
         outputs = session.run(result.outputs, {result.inputs[key]: values[f"feed/{key}"]})
     for name, value in outputs.items():
         np.testing.assert_allclose(value, values[f"output/{name}"], rtol=RTOL, atol=0)
+
+
+def test_tensorflow_needs_the_table_initializer_that_a_frozen_graph_would_lose() -> None:
+    """The graph we refuse to freeze really depends on the init function: without it the lookup fails."""
+    from tfformats.graphs.inline import inline_calls
+    from tfformats.graphs.opdefs import op_defs_by_name
+    from tfformats.proto import SavedModel
+
+    document, values = _expected("lookup_table")
+    saved = SavedModel()
+    saved.ParseFromString((SAVED_MODELS / "lookup_table" / "model" / "saved_model.pb").read_bytes())
+    meta = saved.meta_graphs[0]
+    fetch = meta.graph_def.node.add()
+    fetch.name, fetch.op = "looked_up", "Identity"
+    fetch.input.append(document["outputs"]["output_0"]["tensor_name"])
+    fetch.attr["T"].type = tf.int64.as_datatype_enum
+    graph_def = inline_calls(meta.graph_def, op_defs_by_name(meta.meta_info_def.stripped_op_list))
+    graph = _import(_tf_graph_def(graph_def))
+    feed = {document["inputs"]["words"]["tensor_name"]: values["feed/words"]}
+    with tf.compat.v1.Session(graph=graph) as session:
+        with pytest.raises(tf.errors.FailedPreconditionError, match="not initialized"):
+            session.run("looked_up:0", feed)
+        # Running the SavedModel's init op first makes the same graph work.
+        session.run(meta.signature_def["__saved_model_init_op"].outputs["__saved_model_init_op"].name)
+        np.testing.assert_array_equal(session.run("looked_up:0", feed), values["output/output_0"])

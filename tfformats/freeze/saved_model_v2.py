@@ -256,6 +256,23 @@ def _drop_dangling_colocation(graph_def: Any) -> None:
                 del node.attr["_class"]
 
 
+def _refuse_other_resources(graph_def: Any, op_defs: Mapping[str, Any], path: str) -> None:
+    """Refuse resources other than variables (lookup tables, iterators, ...).
+
+    They are created and filled by the SavedModel's init functions, which a
+    frozen GraphDef has no way to run; keeping them would give a graph that
+    imports but fails when run.
+    """
+    for node in graph_def.node:
+        if node.op == "VarHandleOp":
+            continue
+        op_def = op_defs.get(node.op)
+        if op_def is not None and any(arg.type == dtypes.RESOURCE for arg in op_def.output_arg):
+            raise UnsupportedError(f"the signature uses node {node.name!r} ({node.op}), a resource that is not a "
+                                   "variable; lookup tables and other initialized resources cannot be frozen",
+                                   path)
+
+
 class _UseChecker:
     """Refuse variables the graph changes: only reads, pass-throughs and function calls may use a handle."""
 
@@ -355,6 +372,7 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
     graph = _prune(graph, roots)
     _keep_functions(graph)
 
+    _refuse_other_resources(graph, op_defs, path)
     variables: list[FrozenVariable] = []
     var_nodes = [n for n in graph.node if n.op == "VarHandleOp"]
     if var_nodes:
