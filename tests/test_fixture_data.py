@@ -17,10 +17,10 @@ KNOWN_TF_DTYPES = {
     "bool", "complex64", "complex128", "string",
     "qint8", "quint8", "qint16", "quint16", "qint32",
     "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz",
-    "float4_e2m1fn", "int4", "uint4", "int2", "uint2",
+    "float4_e2m1fn", "int4", "uint4", "int2", "uint2", "variant",
 }
 # TF's reader hands quantized values back as the plain integer type of the same width.
-NUMPY_NAME_FOR_TF = {"string": "object", "qint8": "int8", "quint8": "uint8", "qint16": "int16",
+NUMPY_NAME_FOR_TF = {"string": "object", "variant": "object", "qint8": "int8", "quint8": "uint8", "qint16": "int16",
                      "quint16": "uint16", "qint32": "int32"}
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -64,9 +64,9 @@ def test_values_have_recorded_shapes_and_matching_numpy_dtypes(expected: Expecte
         assert value.dtype.name == NUMPY_NAME_FOR_TF.get(tf_name, tf_name), key
 
 
-def test_string_values_are_bytes(expected: Expected) -> None:
+def test_string_and_variant_values_are_bytes(expected: Expected) -> None:
     for key, value in expected.values.items():
-        if expected.dtypes[key] == "string":
+        if expected.dtypes[key] in ("string", "variant"):
             assert all(isinstance(item, bytes) for item in value.ravel()), key
 
 
