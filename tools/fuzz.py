@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -40,7 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the allocation check (faster)")
     args = parser.parse_args(argv)
 
-    targets = [harness.TARGETS[t] for t in (args.target or sorted(harness.TARGETS))]
+    # Work on a private copy of the fixtures: they may be regenerated while a long run goes on.
+    snapshot = Path(tempfile.mkdtemp(prefix="tfformats-fuzz-fixtures-"))
+    shutil.copytree(harness.FIXTURES, snapshot / "fixtures", symlinks=True)
+    all_targets = harness.build_targets(snapshot / "fixtures")
+    targets = [all_targets[t] for t in (args.target or sorted(all_targets))]
     save = args.save or Path(tempfile.mkdtemp(prefix="tfformats-fuzz-crashes-"))
     rng = random.Random(args.seed)
     executed: Counter[str] = Counter()

@@ -335,10 +335,10 @@ def _run_graph_struct(data: bytes, seed: Seed, work: Path) -> None:
     audit_path(path)
 
 
-def _seeds(files: list[Path]) -> tuple[Seed, ...]:
+def _seeds(files: list[Path], root: Path = FIXTURES) -> tuple[Seed, ...]:
     out = []
     for f in sorted(set(files)):
-        rel = f.relative_to(FIXTURES)
+        rel = f.relative_to(root)
         out.append(Seed(".".join(rel.parts[1:]) if rel.parts[0] == "ckpt" else ".".join(rel.parts), f))
     return tuple(out)
 
@@ -355,15 +355,15 @@ def _is_v1_table(path: Path) -> bool:
         return f.read(8) == struct.pack("<Q", 0xDB4775248B80FB57)
 
 
-def tensor_proto_seeds() -> tuple[Seed, ...]:
+def tensor_proto_seeds(root: Path = FIXTURES) -> tuple[Seed, ...]:
     """Serialized TensorProtos taken from Const nodes of the fixture graphs (written once to a cache folder)."""
     from tfformats.proto import GraphDef, MetaGraphDef
 
     cache = Path(tempfile.gettempdir()) / "tfformats-fuzz-seeds"
     cache.mkdir(exist_ok=True)
     out = []
-    sources = [(p, MetaGraphDef) for p in sorted(CKPT.glob("*/*.meta"))[:2]] + \
-              [(p, GraphDef) for p in sorted((FIXTURES / "audit").glob("*__top.pb"))]
+    sources = [(p, MetaGraphDef) for p in sorted((root / "ckpt").glob("*/*.meta"))[:2]] + \
+              [(p, GraphDef) for p in sorted((root / "audit").glob("*__top.pb"))]
     for path, cls in sources:
         msg = cls()
         msg.ParseFromString(path.read_bytes())
@@ -381,24 +381,26 @@ def tensor_proto_seeds() -> tuple[Seed, ...]:
     return tuple(out)
 
 
-def _build_targets() -> dict[str, Target]:
-    indexes = sorted(CKPT.glob("*/*.index")) + sorted(CKPT.glob("*/*/variables/variables.index"))
-    data = [p for p in CKPT.glob("*/*.data-00000-of-00001")]
-    v1 = [p for p in CKPT.glob("*/*") if _is_v1_table(p)]
-    states = sorted(CKPT.glob("*/checkpoint"))
-    graphs = sorted(CKPT.glob("*/*.meta")) + sorted(CKPT.glob("*/*/saved_model.pb")) + \
-        sorted((FIXTURES / "audit").glob("*__*.pb"))[::3] + sorted((FIXTURES / "audit").glob("*/saved_model.pb"))
+def build_targets(root: Path = FIXTURES) -> dict[str, Target]:
+    """Targets seeded from the fixtures under ``root`` (a copy of tests/fixtures works too)."""
+    ckpt, audit = root / "ckpt", root / "audit"
+    indexes = sorted(ckpt.glob("*/*.index")) + sorted(ckpt.glob("*/*/variables/variables.index"))
+    data = list(ckpt.glob("*/*.data-00000-of-00001"))
+    v1 = [p for p in ckpt.glob("*/*") if _is_v1_table(p)]
+    states = sorted(ckpt.glob("*/checkpoint"))
+    graphs = sorted(ckpt.glob("*/*.meta")) + sorted(ckpt.glob("*/*/saved_model.pb")) + \
+        sorted(audit.glob("*__*.pb"))[::3] + sorted(audit.glob("*/saved_model.pb"))
     targets = [
-        Target("table", _seeds(indexes + v1), _run_table),
-        Target("bundle_index", _seeds(indexes), _run_bundle_index),
-        Target("bundle_data", _seeds(data), _run_bundle_data),
-        Target("v1", _seeds(v1), _run_v1),
-        Target("state", _seeds(states), _run_state),
-        Target("graph", _seeds(graphs), _run_graph),
-        Target("tensor_proto", tensor_proto_seeds(), _run_tensor_proto),
-        Target("graph_struct", _seeds(sorted((FIXTURES / "audit").glob("*__*.pb"))), _run_graph_struct, mutate_graph),
+        Target("table", _seeds(indexes + v1, root), _run_table),
+        Target("bundle_index", _seeds(indexes, root), _run_bundle_index),
+        Target("bundle_data", _seeds(data, root), _run_bundle_data),
+        Target("v1", _seeds(v1, root), _run_v1),
+        Target("state", _seeds(states, root), _run_state),
+        Target("graph", _seeds(graphs, root), _run_graph),
+        Target("tensor_proto", tensor_proto_seeds(root), _run_tensor_proto),
+        Target("graph_struct", _seeds(sorted(audit.glob("*__*.pb")), root), _run_graph_struct, mutate_graph),
     ]
     return {t.name: t for t in targets if t.seeds}
 
 
-TARGETS = _build_targets()
+TARGETS = build_targets()
