@@ -125,3 +125,80 @@ def test_case_dir_rejects_unknown_case() -> None:
 def test_load_expected_rejects_unrecorded_prefix(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_expected(tmp_path / "model.ckpt")
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = buf[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if byte < 0x80:
+            return value, pos
+
+
+def _data_block_count(table: Path) -> int:
+    """Entries of the index block (restart interval 1, so one restart per data block)."""
+    data = table.read_bytes()
+    footer = data[-48:]
+    pos = 0
+    for _ in range(2):  # metaindex handle
+        _, pos = _varint(footer, pos)
+    offset, pos = _varint(footer, pos)
+    size, _ = _varint(footer, pos)
+    return int.from_bytes(data[offset + size - 4 : offset + size], "little")
+
+
+@pytest.mark.parametrize("table", ["many_vars/model.ckpt.index", "v1_multiblock/model.ckpt"])
+def test_multiblock_cases_hold_tables_with_several_data_blocks(table: str) -> None:
+    path = CKPT_DIR / table
+    assert _data_block_count(path) >= 2
+    # A small table reads as one block, so the count above is not a constant.
+    assert _data_block_count(CKPT_DIR / "sample" / "sample-1.index") == 1
+
+
+def test_manager_case_keeps_the_two_newest_checkpoints_with_timestamps() -> None:
+    folder = case_dir("manager")
+    state = (folder / "checkpoint").read_text()
+    paths = [line.split('"')[1] for line in state.splitlines() if line.startswith("all_model_checkpoint_paths")]
+    stamps = [line for line in state.splitlines() if line.startswith("all_model_checkpoint_timestamps")]
+    assert paths == ["ckpt-2", "ckpt-3"]
+    assert len(stamps) == 2 and "last_preserved_timestamp" in state
+    assert not list(folder.glob("ckpt-1.*"))
+    assert load_expected(folder / "ckpt-2").latest_checkpoint == "ckpt-3"
+
+
+def test_write_only_case_has_no_state_file_and_no_latest_checkpoint() -> None:
+    folder = case_dir("write_only")
+    assert not (folder / "checkpoint").exists()
+    assert load_expected(folder / "ckpt").latest_checkpoint is None
+
+
+def test_variant_values_are_serialized_variant_tensor_data() -> None:
+    from tfformats.proto import VariantTensorDataProto
+
+    folder = case_dir("variant")
+    type_names = set()
+    for prefix in ("tensor_list", "iterator"):
+        expected = load_expected(folder / prefix)
+        variants = [k for k, dtype in expected.dtypes.items() if dtype == "variant"]
+        assert variants, prefix
+        for key in variants:
+            assert expected.sources[key] == "written", key
+            for item in expected.values[key].ravel():
+                proto = VariantTensorDataProto()
+                proto.ParseFromString(item)
+                assert proto.SerializeToString() == item
+                type_names.add(proto.type_name)
+    assert type_names == {"tensorflow::TensorList", "tensorflow::Iterator"}
+
+
+def test_names_edge_case_covers_escaping_prefixes_and_long_names() -> None:
+    folder = case_dir("names_edge")
+    object_keys = set(load_expected(folder / "object").shapes)
+    assert {"a..b/.ATTRIBUTES/VARIABLE_VALUE", "a.Sb/.ATTRIBUTES/VARIABLE_VALUE",
+            "a/.ATTRIBUTES/VARIABLE_VALUE", "ab/.ATTRIBUTES/VARIABLE_VALUE"} <= object_keys
+    raw_keys = set(load_expected(folder / "raw").shapes)
+    assert {"a", "a/b", "ab"} <= raw_keys
+    assert max(len(k.encode()) for k in raw_keys) > 200
+    assert any(not k.isascii() for k in raw_keys)
