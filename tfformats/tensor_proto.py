@@ -165,7 +165,9 @@ def from_numpy(value: Any, dtype: Optional[DType | str | int] = None, shape: Opt
         proto.string_val.extend(v if isinstance(v, bytes) else str(v).encode("utf-8") for v in arr.reshape(-1))
         return proto
     if row.enum in _CONTENT_DTYPES and arr.size > 1:
-        proto.tensor_content = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<")).tobytes()
+        if arr.dtype.byteorder == ">":
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        proto.tensor_content = np.ascontiguousarray(arr).tobytes()
         return proto
     flat = arr.reshape(-1)
     field = getattr(proto, typed_field(row.enum))
