@@ -20,10 +20,10 @@ from .slices import encode_slice_key, region, resolve
 
 # Tensors larger than this are read in chunks, with the checksum of one chunk
 # computed on a second thread while the next chunk is read.
-_PIPELINE_MIN = 32 << 20
+_PIPELINE_MIN = 8 << 20
 # Tensors up to this size are copied straight out of the memory map.
 _SMALL = 1 << 20
-_CHUNK = 8 << 20
+_CHUNK = 2 << 20
 _executor: Optional[ThreadPoolExecutor] = None
 _executor_lock = threading.Lock()
 
