@@ -139,8 +139,13 @@ def to_numpy(proto: Any, *, path: Optional[PathLike] = None) -> np.ndarray:
     return values_from_fields(proto, row, shape, path=path)
 
 
-def from_numpy(value: Any, dtype: Optional[DType | str | int] = None, shape: Optional[Sequence[int]] = None) -> Any:
-    """Build a TensorProto from an array or scalar (like ``tf.make_tensor_proto``)."""
+def from_numpy(value: Any, dtype: Optional[DType | str | int] = None, shape: Optional[Sequence[int]] = None, *,
+               out: Any = None) -> Any:
+    """Build a TensorProto from an array or scalar (like ``tf.make_tensor_proto``).
+
+    With ``out``, fill that (cleared) TensorProto in place instead of a new one,
+    which saves copying large values once more.
+    """
     from .proto import TensorProto
 
     if isinstance(dtype, str):
@@ -157,7 +162,11 @@ def from_numpy(value: Any, dtype: Optional[DType | str | int] = None, shape: Opt
             arr = arr.astype(row.numpy)
     if shape is not None:
         arr = np.broadcast_to(arr, tuple(shape)) if arr.size == 1 else arr.reshape(tuple(shape))
-    proto = TensorProto()
+    if out is None:
+        proto = TensorProto()
+    else:
+        proto = out
+        proto.Clear()
     proto.dtype = row.enum
     for d in arr.shape:
         proto.tensor_shape.dim.add().size = d

@@ -132,7 +132,7 @@ class Converter:
         node.ClearField("attr")
         node.op = "Const"
         node.attr["dtype"].type = dtype
-        node.attr["value"].tensor.CopyFrom(from_numpy(value, row))
+        from_numpy(value, row, out=node.attr["value"].tensor)
         self._propagate(self.top, name, None, Value(dtype, value.shape))
 
     def finish(self) -> None:
