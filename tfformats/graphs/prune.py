@@ -75,8 +75,16 @@ def reachable(graph_def: Any, outputs: Iterable[str], by_name: Optional[Mapping[
             continue
         keep.add(name)
         node = by_name.get(name)
-        if node is not None:
-            todo.extend(d for d in dependencies(node) if d not in keep)
+        if node is None:
+            continue
+        for raw in node.input:
+            dep = node_name(raw)
+            if dep not in by_name:
+                raise GraphError(f"node {node.name!r} has input {raw!r}, which names a node that is not in the graph")
+            if dep not in keep:
+                todo.append(dep)
+        # A colocation hint naming a missing node is dropped later, not an error.
+        todo.extend(d for d in colocated_with(node) if d not in keep and d in by_name)
     return keep
 
 
