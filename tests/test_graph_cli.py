@@ -105,3 +105,22 @@ def test_freeze_unknown_output_is_one_line_error_with_suggestion(capsys, tmp_pat
 def test_freeze_without_checkpoint_is_usage_error(capsys, tmp_path) -> None:
     assert main(["freeze", str(load_case("mlp").meta), "--outputs", "probs", "-o", str(tmp_path / "f.pb")]) == 2
     assert "input_checkpoint" in capsys.readouterr().err
+
+
+def test_graph_of_a_frozen_saved_model_prints_the_feed_and_fetch_names(tmp_path, capsys):  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    import tfformats as tff
+    from tfformats.cli import main as cli_main
+
+    model = Path(__file__).parent / "fixtures" / "saved_models" / "keras_cnn" / "model"
+    meta = tff.read_saved_model(model).meta_graphs[0]
+    signature = meta.signature_def["serving_default"]
+    out = tmp_path / "frozen.pb"
+    assert cli_main(["freeze", "--saved-model", str(model), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert cli_main(["graph", str(out)]) == 0
+    text = capsys.readouterr().out
+    feeds = ", ".join(sorted(signature.inputs[k].name for k in signature.inputs))
+    fetches = ", ".join(f"{k}:0" for k in sorted(signature.outputs))
+    assert f"feed: {feeds}   fetch: {fetches}" in text

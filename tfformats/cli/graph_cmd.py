@@ -49,6 +49,8 @@ def _print_graph(g: dict[str, Any], args: argparse.Namespace, indent: str = "") 
     more = g["outputs_total"] - len(outs)
     print(f"{indent}outputs: {', '.join(outs[:20]) or '-'}" + (f" (+{more + max(0, len(outs) - 20)} more)"
                                                               if more or len(outs) > 20 else ""))
+    if g["feeds"] and not g["variables"] and len(g["fetches"]) <= 20:
+        print(f"{indent}feed: {', '.join(g['feeds'])}   fetch: {', '.join(g['fetches'])}")
     if g.get("signature_outputs"):
         print(f"{indent}signature outputs: {', '.join(g['signature_outputs'])}")
     ops = list(g["op_types"].items())

@@ -78,6 +78,11 @@ def graph_summary(graph_def: Any, *, max_listed: int = 200) -> dict[str, Any]:
         "inputs": inputs,
         "outputs": outputs[:max_listed],
         "outputs_total": len(outputs),
+        # Tensor names to use with session.run: every input is fed as "<name>:0" and every
+        # output fetched as "<name>:0" (frozen SavedModels keep the signature's input names
+        # and name each output after its output key).
+        "feeds": [f"{i['name']}:0" for i in inputs],
+        "fetches": [f"{name}:0" for name in outputs[:max_listed]],
         "op_types": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
         "variables": variables,
         "parameters": sum(v["params"] or 0 for v in variables),
