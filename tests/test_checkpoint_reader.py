@@ -177,3 +177,35 @@ def test_unknown_tensor_name_raises_key_error() -> None:
     with tff.load_checkpoint(PREFIXES[0]) as reader:
         with pytest.raises(KeyError, match="no/such"):
             reader.get_tensor("no/such")
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=IDS)
+def test_items_reads_ahead_and_gives_the_same_values(prefix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tfformats.bundle import reader as bundle_reader
+
+    monkeypatch.setattr(bundle_reader, "_SMALL", 0)  # make every tensor take the read-ahead path
+    expected = load_expected(prefix)
+    with tff.load_checkpoint(prefix) as reader:
+        seen = {}
+        for name, value in reader.items():
+            seen[name] = value
+            assert value.flags.writeable
+        assert sorted(seen) == sorted(expected.shapes)
+        for name, value in expected.values.items():
+            assert_bit_equal(seen[name], value, name)
+
+
+def test_items_read_ahead_still_detects_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tfformats.bundle import reader as bundle_reader
+
+    monkeypatch.setattr(bundle_reader, "_SMALL", 0)
+    src = CKPT_DIR / "tf1_saver"
+    shutil.copytree(src, tmp_path / "c")
+    data = tmp_path / "c" / "model.ckpt-2.data-00000-of-00001"
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    data.write_bytes(bytes(raw))
+    with tff.load_checkpoint(tmp_path / "c" / "model.ckpt-2") as reader:
+        with pytest.raises(tff.ChecksumError):
+            for _ in reader.items():
+                pass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import mmap
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -34,6 +34,17 @@ def _crc_executor() -> ThreadPoolExecutor:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfformats-crc")
         return _executor
+
+
+_prefetcher: Optional[ThreadPoolExecutor] = None
+
+
+def _prefetch_executor() -> ThreadPoolExecutor:
+    global _prefetcher
+    with _executor_lock:
+        if _prefetcher is None:
+            _prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfformats-read")
+        return _prefetcher
 
 
 def _pread_into(fd: int, dest: memoryview, offset: int) -> int:
@@ -389,6 +400,54 @@ class BundleReader(CheckpointReader):
         if e.size <= _SMALL and e.dtype.itemsize and self.header.endianness != BIG_ENDIAN:
             return self._read_small(name, e, copy)
         return self._read_whole(name, e, copy=copy)
+
+    def _prefetchable(self, e: Entry) -> bool:
+        return (not e.slices and e.dtype.is_pod and e.size > _SMALL and self.verify_checksums
+                and self.header.endianness != BIG_ENDIAN)
+
+    def _fetch(self, name: str, e: Entry) -> tuple[np.ndarray, int]:
+        """Read the bytes of a whole POD tensor without checking them (runs on the read thread)."""
+        shard = self._checked_shard(name, e)
+        assert e.dtype.numpy is not None
+        out = np.empty(e.shape, e.dtype.numpy)
+        return out, _pread_into(shard.fd, memoryview(out.reshape(-1).view(np.uint8)), e.offset)
+
+    def items(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(name, value)`` for every tensor in name order, each a new array.
+
+        Large tensors are read ahead on a second thread: while one tensor's
+        checksum is verified here, the next one is already being read.
+        """
+        names = self.keys()
+        for shard_id in range(self.header.num_shards):
+            self._shard(shard_id)  # open every shard here, not on the read thread
+        executor = _prefetch_executor()
+        pending: Optional[Future[tuple[np.ndarray, int]]] = None
+        pending_name = ""
+        for i, name in enumerate(names):
+            e = self.entry(name)
+            if pending is not None and pending_name == name:
+                future, pending = pending, None
+            else:
+                future = None
+            # Start reading the next large tensor before working on this one.
+            if i + 1 < len(names):
+                nxt = self.entry(names[i + 1])
+                if self._prefetchable(nxt):
+                    pending, pending_name = executor.submit(self._fetch, names[i + 1], nxt), names[i + 1]
+            if future is None:
+                yield name, self.get_tensor(name)
+                continue
+            out, got = future.result()
+            shard = self._shards[e.shard_id]
+            if got != e.size:
+                raise FormatError(f"short read of tensor {name!r}", shard.path, e.offset)
+            crc = checksums.mask(checksums.crc32c(out.reshape(-1).view(np.uint8)))
+            if crc != e.crc32c:
+                raise self._mismatch(name, e, shard, crc)
+            yield name, out
+        if pending is not None:
+            pending.result()
 
     def close(self) -> None:
         for shard in self._shards.values():
