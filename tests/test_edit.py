@@ -234,3 +234,46 @@ def test_legacy_v1_checkpoint_is_rewritten_as_v2(tmp_path: Path) -> None:
     assert sorted(after) == sorted(before)
     for name in before:
         assert _bits(after[name]) == _bits(before[name]), name
+
+
+def _large_tensors() -> dict[str, np.ndarray]:
+    """Tensors past the size from which stored bytes are copied inside the kernel."""
+    from tfformats.bundle.transfer import KERNEL_COPY_MIN
+
+    rng = np.random.default_rng(3)
+    n = KERNEL_COPY_MIN // 4 + 1000
+    return {"big/a": rng.standard_normal(n).astype(np.float32), "big/b": rng.integers(-9, 9, (n // 2 + 1, 2)),
+            "small": np.arange(5, dtype=np.int32)}
+
+
+def test_large_tensors_are_copied_bit_for_bit_across_shards(tmp_path: Path) -> None:
+    tensors = _large_tensors()
+    src = save_checkpoint(tmp_path / "src", tensors)
+    edit_checkpoint(src, tmp_path / "out", num_shards=2, rename=["^big/=large/"], update_state=False)
+    after = _values(tmp_path / "out")
+    assert sorted(after) == ["large/a", "large/b", "small"]
+    for name, value in tensors.items():
+        got = after[name.replace("big/", "large/")]
+        assert got.dtype == value.dtype and got.tobytes() == value.tobytes(), name
+    from tfformats.bundle.transfer import COPY_ALIGN
+
+    with load_checkpoint(src) as before, load_checkpoint(tmp_path / "out") as edited:
+        for name in ("big/a", "big/b"):  # copied by the kernel, lined up with the source
+            assert edited.entry(name.replace("big/", "large/")).offset % COPY_ALIGN == \
+                before.entry(name).offset % COPY_ALIGN, name
+
+
+def test_damaged_large_tensor_fails_and_leaves_no_destination(tmp_path: Path) -> None:
+    from tfformats.errors import ChecksumError
+
+    src = save_checkpoint(tmp_path / "src", _large_tensors())
+    data = naming.data_path(src, 0, 1)
+    with open(data, "r+b") as f:
+        f.seek(123456)
+        byte = f.read(1)
+        f.seek(123456)
+        f.write(bytes([byte[0] ^ 0x10]))
+    with pytest.raises(ChecksumError) as info:
+        edit_checkpoint(src, tmp_path / "out" / "ck", drop=["small"])
+    assert "src.data-00000-of-00001" in str(info.value) and "big/a" in str(info.value)
+    assert os.listdir(tmp_path / "out") == []

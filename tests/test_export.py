@@ -130,3 +130,51 @@ def test_cli_convert_unknown_extension_is_an_error(tmp_path: Path, capsys: pytes
     src = save_checkpoint(tmp_path / "ck", {"w": np.ones(2)})
     assert main(["convert", src, str(tmp_path / "o.bin")]) == 2
     assert "o.bin" in capsys.readouterr().err
+
+
+def _large(tmp_path: Path) -> tuple[str, dict[str, np.ndarray]]:
+    """A checkpoint whose tensors are past the size copied inside the kernel."""
+    from tfformats.bundle.transfer import KERNEL_COPY_MIN
+
+    rng = np.random.default_rng(5)
+    tensors = {"w": rng.standard_normal((KERNEL_COPY_MIN // 8 + 3, 2)).astype(np.float32),
+               "v": rng.integers(0, 100, KERNEL_COPY_MIN + 1, dtype=np.uint8), "s": np.float64(2.5)}
+    return save_checkpoint(tmp_path / "ck", tensors, num_shards=2), tensors
+
+
+def test_safetensors_export_of_large_tensors_loads_back_equal(tmp_path: Path) -> None:
+    src, tensors = _large(tmp_path)
+    export_safetensors(src, tmp_path / "o.safetensors")
+    loaded = safetensors_numpy.load_file(str(tmp_path / "o.safetensors"))
+    assert sorted(loaded) == sorted(tensors)
+    for name, value in tensors.items():
+        assert loaded[name].dtype == value.dtype and loaded[name].tobytes() == np.asarray(value).tobytes(), name
+    from tfformats.bundle.transfer import COPY_ALIGN
+    from tfformats.checkpoint import load_checkpoint
+
+    raw = (tmp_path / "o.safetensors").read_bytes()
+    header_size = int.from_bytes(raw[:8], "little")
+    start = 8 + header_size + json.loads(raw[8:8 + header_size])["v"]["data_offsets"][0]
+    with load_checkpoint(src) as reader:
+        source_offset = reader.entry("v").offset
+    # The first tensor copied by the kernel sits where it sat in its shard, modulo COPY_ALIGN.
+    assert (8 + header_size) % 8 == 0 and start % COPY_ALIGN == source_offset % COPY_ALIGN
+
+
+def test_safetensors_export_of_a_damaged_large_tensor_fails_and_leaves_no_file(tmp_path: Path) -> None:
+    from tfformats.checkpoint import load_checkpoint
+    from tfformats.errors import ChecksumError
+
+    src, _ = _large(tmp_path)
+    with load_checkpoint(src) as reader:
+        entry = reader.entry("v")
+    data = naming.data_path(src, entry.shard_id, 2)
+    with open(data, "r+b") as f:
+        f.seek(entry.offset + entry.size - 1)
+        last = f.read(1)
+        f.seek(entry.offset + entry.size - 1)
+        f.write(bytes([last[0] ^ 1]))
+    with pytest.raises(ChecksumError) as info:
+        export_safetensors(src, tmp_path / "o.safetensors")
+    assert os.path.basename(data) in str(info.value) and "'v'" in str(info.value)
+    assert not any(name.startswith("o.safetensors") for name in os.listdir(tmp_path))

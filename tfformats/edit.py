@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -28,10 +28,9 @@ from .bundle.writer import BundleWriter
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .checkpoint_reader import OBJECT_GRAPH_KEY, CheckpointReader
 from .dtypes import DType
-from .errors import ChecksumError, FormatError, PathLike
+from .errors import PathLike
 
 EMA_SUFFIX = "/ExponentialMovingAverage"
-_CHUNK = 8 << 20
 
 # Slot names TF1 optimizers give their per-variable state: ``<var>/<slot>``.
 _TF1_SLOT = re.compile(
@@ -389,40 +388,20 @@ def _refresh_has_values(graph: object) -> None:
 
 # -- writing -------------------------------------------------------------------------------------
 
-def _raw_chunks(path: str, offset: int, size: int, buf: bytearray) -> Iterator[memoryview]:
-    """Read ``size`` bytes from ``path`` at ``offset`` in chunks, reusing ``buf``."""
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        done = 0
-        while done < size:
-            n = os.preadv(f.fileno(), [view[:min(len(buf), size - done)]], offset + done)
-            if n <= 0:
-                raise FormatError(f"file ends {size - done} bytes early", path, offset + done)
-            yield view[:n]
-            done += n
-
-
-def _copy_raw(reader: BundleReader, writer: BundleWriter, out: Output, buf: bytearray) -> None:
+def _copy_raw(reader: BundleReader, writer: BundleWriter, out: Output) -> None:
     """Copy the stored bytes of one tensor (all its slices), checking them against their crc."""
     entry = reader.entry(out.source)
-    n = reader.header.num_shards
     if entry.slices:
         pieces = [(reader._slice_entry(out.source, encode_slice_key(out.source, ext)), ext)
                   for ext in entry.slices]
     else:
         pieces = [(entry, None)]
     for piece, extents in pieces:
-        path = naming.data_path(reader.prefix, piece.shard_id, n)
-        if not os.path.exists(path):
-            from .errors import MissingShardError
-
-            raise MissingShardError(f"data shard {piece.shard_id} of {n} is missing", path)
-        chunks = _raw_chunks(path, piece.offset, piece.size, buf)
+        shard = reader._checked_shard(out.source, piece)  # opens the shard once; bounds checked
         slice_of = (entry.shape, extents) if extents is not None else None
-        written = writer.add_raw(out.name, piece.dtype, piece.shape, chunks, slice_of=slice_of)
-        if reader.verify_checksums and written.crc32c != piece.crc32c:
-            raise ChecksumError(f"crc32c mismatch in tensor {out.source!r} (stored {piece.crc32c:#010x}, "
-                                f"computed {written.crc32c:#010x})", path, piece.offset)
+        writer.add_file_range(out.name, piece.dtype, piece.shape, shard.fd, piece.offset, piece.size,
+                              piece.crc32c, src_path=shard.path, verify=reader.verify_checksums,
+                              slice_of=slice_of)
 
 
 def _cast(value: np.ndarray, row: DType) -> np.ndarray:
@@ -482,14 +461,13 @@ def edit_checkpoint(
                          strip_global_step=strip_global_step, use_ema=use_ema, rename=rename, cast=cast)
         shards = num_shards or (reader.header.num_shards if isinstance(reader, BundleReader) else 1)  # type: ignore[attr-defined]
         raw_ok = isinstance(reader, BundleReader) and reader.header.endianness != BIG_ENDIAN
-        buf = bytearray(_CHUNK)
         ordered = _source_order(reader, plan.outputs)
         with BundleWriter(dst_prefix, num_shards=shards) as writer:
             for i, out in enumerate(ordered):
                 if progress is not None:
                     progress(i, len(ordered), out.name)
                 if raw_ok and out.cast_to is None and reader.info(out.source).dtype.is_pod:
-                    _copy_raw(reader, writer, out, buf)  # type: ignore[arg-type]
+                    _copy_raw(reader, writer, out)  # type: ignore[arg-type]
                 else:
                     value = reader.get_tensor(out.source)
                     row = reader.info(out.source).dtype

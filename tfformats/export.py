@@ -28,19 +28,20 @@ import os
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 import numpy as np
 
 from . import dtypes
+from .bundle import transfer
 from .bundle.entries import BIG_ENDIAN
 from .bundle.reader import BundleReader
 from .checkpoint import load_checkpoint
 from .checkpoint_reader import OBJECT_GRAPH_KEY, CheckpointReader, TensorInfo
-from .errors import PathLike, UnsupportedError
+from .checksums import mask
+from .errors import ChecksumError, PathLike, UnsupportedError
 
 NPZ_DTYPES_KEY = "__tfformats_dtypes__"
-_CHUNK = 8 << 20
 
 SAFETENSORS_DTYPES = {
     dtypes.BOOL: "BOOL", dtypes.UINT8: "U8", dtypes.INT8: "I8", dtypes.INT16: "I16", dtypes.UINT16: "U16",
@@ -193,8 +194,14 @@ def load_npz(path: PathLike) -> dict[str, np.ndarray]:
 
 # -- safetensors ----------------------------------------------------------------------------------
 
-def _safetensors_header(chosen: dict[str, str], infos: dict[str, TensorInfo],
-                        metadata: dict[str, str]) -> tuple[bytes, list[tuple[str, str, int]]]:
+def _safetensors_header(chosen: dict[str, str], infos: dict[str, TensorInfo], metadata: dict[str, str],
+                        residue: int = 0) -> tuple[bytes, list[tuple[str, str, int]]]:
+    """The header bytes and (name, checkpoint name, size) of each tensor in data order.
+
+    The header is padded with spaces (JSON allows them) so the data starts
+    8-byte aligned, as the safetensors writer pads it, and, when ``residue`` is
+    a multiple of 8, at an offset equal to ``residue`` modulo ``COPY_ALIGN``.
+    """
     header: dict[str, object] = {}
     if metadata:
         header["__metadata__"] = metadata
@@ -210,8 +217,29 @@ def _safetensors_header(chosen: dict[str, str], infos: dict[str, TensorInfo],
         layout.append((new, old, size))
         offset += size
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)  # the data starts 8-byte aligned, as the safetensors writer pads it
+    if residue % 8:
+        residue = 0
+    align = transfer.COPY_ALIGN if offset >= transfer.KERNEL_COPY_MIN else 8
+    raw += b" " * ((residue - len(raw) - 8) % align)
     return raw, layout
+
+
+def _kernel_copy_residue(reader: CheckpointReader, layout: list[tuple[str, str, int]]) -> int:
+    """Where the data section should start, modulo COPY_ALIGN, to match the source's layout.
+
+    The kernel copies fastest when a byte keeps its position within the page
+    cache's blocks; this lines up the first tensor that will be copied that way.
+    """
+    if not isinstance(reader, BundleReader) or reader.header.endianness == BIG_ENDIAN:
+        return 0
+    position = 0
+    for _, old, size in layout:
+        if size >= transfer.KERNEL_COPY_MIN:
+            entry = reader.entry(old)
+            if not entry.slices and entry.dtype.is_pod:
+                return (entry.offset - position) % transfer.COPY_ALIGN
+        position += size
+    return 0
 
 
 def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequence[str] = (),
@@ -235,16 +263,16 @@ def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only:
             blob = bytes(reader.get_tensor(OBJECT_GRAPH_KEY).reshape(-1)[0])
             meta[OBJECT_GRAPH_KEY] = base64.b64encode(blob).decode("ascii")
         meta.update(metadata or {})
-        header, layout = _safetensors_header(chosen, infos, meta)
+        _, layout = _safetensors_header(chosen, infos, meta)
+        header, _ = _safetensors_header(chosen, infos, meta, _kernel_copy_residue(reader, layout))
         tmp = _tmp_path(path)
         written = 0
         try:
             with open(tmp, "wb") as f:
                 f.write(len(header).to_bytes(8, "little"))
                 f.write(header)
-                buf = bytearray(_CHUNK)
                 for new, old, size in layout:
-                    written += _write_tensor_bytes(reader, old, f, buf)
+                    written += _write_tensor_bytes(reader, old, f)
             _finish(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -256,27 +284,22 @@ def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only:
     return ExportResult(path, chosen, written)
 
 
-def _write_tensor_bytes(reader: CheckpointReader, name: str, f: object, buf: bytearray) -> int:
-    """Write the little-endian C-order bytes of one tensor; stream them when they can be copied as stored."""
+def _write_tensor_bytes(reader: CheckpointReader, name: str, f: BinaryIO) -> int:
+    """Write the little-endian C-order bytes of one tensor; copy them as stored when they can be."""
     if isinstance(reader, BundleReader) and reader.header.endianness != BIG_ENDIAN:
         entry = reader.entry(name)
         if not entry.slices and entry.dtype.is_pod:
-            from .edit import _raw_chunks
-            from .checksums import crc32c, mask
-            from .bundle import naming
-            from .errors import ChecksumError
-
-            shard = naming.data_path(reader.prefix, entry.shard_id, reader.header.num_shards)
-            crc = 0
-            for chunk in _raw_chunks(shard, entry.offset, entry.size, buf):
-                f.write(chunk)  # type: ignore[attr-defined]
-                crc = crc32c(chunk, crc)
-            if reader.verify_checksums and mask(crc) != entry.crc32c:
-                raise ChecksumError(f"crc32c mismatch in tensor {name!r}", shard, entry.offset)
+            shard = reader._checked_shard(name, entry)  # bounds checked against the shard's size
+            crc = transfer.append_range(f, shard.fd, entry.offset, entry.size, path=shard.path,
+                                        checksum=reader.verify_checksums)
+            if crc is not None and mask(crc) != entry.crc32c:
+                raise ChecksumError(f"crc32c mismatch in tensor {name!r} (stored {entry.crc32c:#010x}, "
+                                    f"computed {mask(crc):#010x}): the data file is damaged",
+                                    shard.path, entry.offset)
             return entry.size
     value = np.ascontiguousarray(reader.get_tensor(name))
     data = value.reshape(-1).view(np.uint8)
-    f.write(memoryview(data))  # type: ignore[attr-defined]
+    f.write(memoryview(data))
     return int(data.nbytes)
 
 

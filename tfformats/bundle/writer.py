@@ -17,9 +17,9 @@ import numpy as np
 
 from .. import checksums, dtypes
 from ..dtypes import DType
-from ..errors import PathLike
+from ..errors import ChecksumError, PathLike
 from ..table.writer import TableWriter
-from . import data, naming
+from . import data, naming, transfer
 from .entries import HEADER_KEY, Entry, encode_entry, encode_header
 from .slices import FULL, Extent, encode_slice_key, is_full, resolve
 
@@ -181,6 +181,52 @@ class BundleWriter:
             self._check_new(key, name)
         return self._store(key, row, shape_t, chunks, None, shard)
 
+    def add_file_range(self, name: str, dtype: DTypeLike, shape: Sequence[int], src_fd: int, offset: int,
+                       size: int, crc32c: int, *, src_path: str = "", verify: bool = True,
+                       slice_of: Optional[tuple[Sequence[int], Sequence[Extent | tuple[int, int]]]] = None,
+                       shard: Optional[int] = None) -> Entry:
+        """Store ``size`` bytes of an open file at ``offset``, already in bundle layout, whose crc is known.
+
+        This is how an unchanged tensor moves from one checkpoint to another:
+        large ranges are copied inside the kernel (no pass through Python) while
+        their crc32c is checked against ``crc32c`` (masked, as stored in an
+        index) on a second thread; ``verify=False`` skips the check. A mismatch
+        raises ChecksumError naming ``src_path`` and ``name``. A large range may
+        be preceded by a gap of up to ``transfer.COPY_ALIGN`` zero bytes that no
+        entry points at (readers, TensorFlow's included, only follow offsets).
+        """
+        row = as_dtype(dtype)
+        if row is None:
+            raise ValueError("add_file_range needs a dtype")
+        shape_t = tuple(int(d) for d in shape)
+        if slice_of is not None:
+            key = self._slice_key(name, slice_of[0], slice_of[1], row)
+        else:
+            key = _key(name)
+            self._check_new(key, name)
+        if self._done:
+            raise ValueError(f"the writer of {self.prefix} is closed")
+        shard_id = self._pick_shard(shard)
+        f = self._files[shard_id]
+        assert f is not None
+        self._check_size(key, row, shape_t, size)
+        if size >= transfer.KERNEL_COPY_MIN:
+            # A gap (zeros, never read) lines the copy up with its source; see transfer.COPY_ALIGN.
+            gap = (offset - self._sizes[shard_id]) % transfer.COPY_ALIGN
+            if gap:
+                f.write(bytes(gap))
+                self._sizes[shard_id] += gap
+        start = self._sizes[shard_id]
+        actual = transfer.append_range(f, src_fd, offset, size, path=src_path, checksum=verify)
+        self._sizes[shard_id] += size
+        if actual is not None and checksums.mask(actual) != crc32c:
+            raise ChecksumError(f"crc32c mismatch in tensor {name!r} (stored {crc32c:#010x}, computed "
+                                f"{checksums.mask(actual):#010x}): the source data file is damaged",
+                                src_path, offset)
+        entry = Entry(row, shape_t, shard_id, start, size, crc32c, ())
+        self._entries[key] = entry
+        return entry
+
     # -- internals --------------------------------------------------------------------------
 
     def _check_new(self, key: bytes, name: str) -> None:
@@ -247,15 +293,19 @@ class BundleWriter:
                 running = checksums.crc32c(chunk, running)
             size += n
         self._sizes[shard_id] += size
+        self._check_size(key, row, shape, size)
+        entry = Entry(row, shape, shard_id, offset, size, checksums.mask(running) if crc is None else crc, ())
+        self._entries[key] = entry
+        return entry
+
+    @staticmethod
+    def _check_size(key: bytes, row: DType, shape: tuple[int, ...], size: int) -> None:
         if row.is_pod:
             count = 1
             for d in shape:
                 count *= d
             if size != count * row.itemsize:
                 raise ValueError(f"{key!r}: {size} bytes given for {row.tf_name}{list(shape)}")
-        entry = Entry(row, shape, shard_id, offset, size, checksums.mask(running) if crc is None else crc, ())
-        self._entries[key] = entry
-        return entry
 
     # -- finishing --------------------------------------------------------------------------
 
