@@ -49,8 +49,12 @@ class CheckpointReader(abc.ABC):
         """Every listed tensor by name (slices of partitioned tensors are folded in)."""
 
     @abc.abstractmethod
-    def get_tensor(self, name: str) -> np.ndarray:
-        """Return the full value of tensor ``name`` as an array the caller owns."""
+    def get_tensor(self, name: str, *, copy: bool = True) -> np.ndarray:
+        """Return the full value of tensor ``name``.
+
+        With ``copy=True`` the array is new and owned by the caller; with
+        ``copy=False`` a reader may return a read-only view of file memory.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:
