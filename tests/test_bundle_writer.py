@@ -254,3 +254,18 @@ def test_random_tensors_of_every_dtype_round_trip_through_bundle_writer_and_read
                 assert list(got.ravel()) == list(value.ravel())
             else:
                 assert got.tobytes() == value.tobytes()
+
+
+def test_large_tensors_and_large_raw_chunks_get_correct_checksums(tmp_path: Path) -> None:
+    from tfformats.bundle.transfer import KERNEL_COPY_MIN
+
+    rng = np.random.default_rng(11)
+    big = rng.standard_normal(KERNEL_COPY_MIN // 4 + 5).astype(np.float32)
+    raw = rng.integers(0, 256, 2 * KERNEL_COPY_MIN + 8, dtype=np.uint8).tobytes()
+    with BundleWriter(tmp_path / "ck") as writer:
+        writer.add("big", big)
+        chunks = [raw[:KERNEL_COPY_MIN + 3], raw[KERNEL_COPY_MIN + 3:KERNEL_COPY_MIN + 10], raw[KERNEL_COPY_MIN + 10:]]
+        writer.add_raw("raw", "int8", [len(raw)], chunks)
+    with BundleReader(tmp_path / "ck") as reader:  # get_tensor checks every crc32c
+        assert reader.get_tensor("big").tobytes() == big.tobytes()
+        assert reader.get_tensor("raw").tobytes() == raw

@@ -96,6 +96,11 @@ def range_crc32c_in_background(fd: int, offset: int, size: int, *, path: str = "
     return _background().submit(range_crc32c, fd, offset, size, path=path)
 
 
+def crc32c_in_background(data: bytes | bytearray | memoryview, value: int = 0) -> "Future[int]":
+    """Start the (unmasked) crc32c of an in-memory buffer, continuing from ``value``, on the second thread."""
+    return _background().submit(checksums.crc32c, data, value)
+
+
 def _copy_kernel(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int, size: int) -> int:
     """Copy with copy_file_range; return how many bytes were copied before it stopped or was refused."""
     global _kernel_copy
@@ -188,5 +193,5 @@ def append_range(f: BinaryIO, src_fd: int, src_offset: int, size: int, *, path: 
     return pending.result() if pending is not None else None
 
 
-__all__ = ["COPY_ALIGN", "KERNEL_COPY_MIN", "append_range", "copy_range", "range_crc32c", "range_crc32c_in_background",
+__all__ = ["COPY_ALIGN", "KERNEL_COPY_MIN", "append_range", "copy_range", "crc32c_in_background", "range_crc32c", "range_crc32c_in_background",
            "read_exact"]

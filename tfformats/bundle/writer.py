@@ -288,9 +288,17 @@ class BundleWriter:
             n = len(chunk) if not isinstance(chunk, memoryview) else chunk.nbytes
             if not n:
                 continue
-            f.write(chunk)
-            if crc is None:
-                running = checksums.crc32c(chunk, running)
+            if crc is None and n >= transfer.KERNEL_COPY_MIN:
+                # The checksum of a large buffer runs on the second thread while it is written.
+                pending = transfer.crc32c_in_background(chunk, running)
+                try:
+                    f.write(chunk)
+                finally:
+                    running = pending.result()
+            else:
+                f.write(chunk)
+                if crc is None:
+                    running = checksums.crc32c(chunk, running)
             size += n
         self._sizes[shard_id] += size
         self._check_size(key, row, shape, size)
