@@ -121,3 +121,21 @@ def test_append_range_without_checksum_returns_none(source: tuple[int, str, byte
     with open(tmp_path / "dst.bin", "wb") as out:
         assert transfer.append_range(out, fd, 0, SIZE, path=path, checksum=False) is None
     assert (tmp_path / "dst.bin").read_bytes() == payload[:SIZE]
+
+
+def test_write_all_writes_large_buffers_in_pieces_that_add_up(tmp_path: Path) -> None:
+    import io
+
+    payload = np.arange(transfer.WRITE_PIECE, dtype=np.int32)  # four pieces of bytes
+    sizes: list[int] = []
+
+    class Recorder(io.BytesIO):
+        def write(self, b: object) -> int:
+            sizes.append(len(memoryview(b)))  # type: ignore[arg-type]
+            return super().write(b)  # type: ignore[arg-type]
+
+    out = Recorder()
+    assert transfer.write_all(out, memoryview(payload.view(np.uint8))) == payload.nbytes
+    assert out.getvalue() == payload.tobytes()
+    assert max(sizes) <= transfer.WRITE_PIECE and len(sizes) == 4
+    assert transfer.write_all(out, b"xy") == 2 and out.getvalue().endswith(b"xy")

@@ -299,8 +299,7 @@ def _write_tensor_bytes(reader: CheckpointReader, name: str, f: BinaryIO) -> int
             return entry.size
     value = np.ascontiguousarray(reader.get_tensor(name))
     data = value.reshape(-1).view(np.uint8)
-    f.write(memoryview(data))
-    return int(data.nbytes)
+    return transfer.write_all(f, memoryview(data))
 
 
 def convert(src: PathLike, out: PathLike, *, only: Sequence[str] = (), rename: Sequence[tuple[str, str] | str] = (),

@@ -27,9 +27,14 @@ KERNEL_COPY_MIN = 1 << 20
 # offsets agree modulo this size (whole page-cache blocks move as units), so
 # writers that may leave gaps line copied ranges up with their source.
 COPY_ALIGN = 64 << 10
+# Largest single write. Linux backs a large write with large page-cache folios,
+# which can be far slower to allocate than small pages: writing 1 GiB from memory
+# measured 2.5 s as one call per 128 MiB tensor and 0.22 s in 256 KiB calls (ext4,
+# kernel 6.18). Smaller pieces cost nothing measurable in system-call overhead.
+WRITE_PIECE = 256 << 10
 # Buffer for checksums and for the last-resort read/write copy: small enough to
 # stay in the CPU cache, large enough that per-call overhead does not matter.
-_BUFFER = 1 << 20
+_BUFFER = WRITE_PIECE
 # Errors after which the next, plainer way of copying is tried.
 _FALLBACK = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF,
              errno.EPERM, errno.ETXTBSY, errno.EOVERFLOW, errno.ESPIPE}
@@ -59,6 +64,20 @@ def _background() -> ThreadPoolExecutor:
 
 def _ends_early(path: str, offset: int, missing: int) -> FormatError:
     return FormatError(f"file ends {missing} bytes early", path, offset)
+
+
+def write_all(f: BinaryIO, data: bytes | bytearray | memoryview) -> int:
+    """Write ``data`` to ``f`` in pieces of at most WRITE_PIECE bytes; return the byte count."""
+    view = data if isinstance(data, memoryview) else memoryview(data)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    n = len(view)
+    if n <= WRITE_PIECE:
+        f.write(view)
+        return n
+    for start in range(0, n, WRITE_PIECE):
+        f.write(view[start:start + WRITE_PIECE])
+    return n
 
 
 def read_exact(fd: int, offset: int, size: int, *, path: str = "") -> bytes:
@@ -178,7 +197,7 @@ def append_range(f: BinaryIO, src_fd: int, src_offset: int, size: int, *, path: 
     """
     if size < KERNEL_COPY_MIN:
         data = read_exact(src_fd, src_offset, size, path=path)
-        f.write(data)
+        write_all(f, data)
         return checksums.crc32c(data) if checksum else None
     pending = range_crc32c_in_background(src_fd, src_offset, size, path=path) if checksum else None
     try:
@@ -194,4 +213,4 @@ def append_range(f: BinaryIO, src_fd: int, src_offset: int, size: int, *, path: 
 
 
 __all__ = ["COPY_ALIGN", "KERNEL_COPY_MIN", "append_range", "copy_range", "crc32c_in_background", "range_crc32c", "range_crc32c_in_background",
-           "read_exact"]
+           "read_exact", "WRITE_PIECE", "write_all"]

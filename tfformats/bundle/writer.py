@@ -292,11 +292,11 @@ class BundleWriter:
                 # The checksum of a large buffer runs on the second thread while it is written.
                 pending = transfer.crc32c_in_background(chunk, running)
                 try:
-                    f.write(chunk)
+                    transfer.write_all(f, chunk)
                 finally:
                     running = pending.result()
             else:
-                f.write(chunk)
+                transfer.write_all(f, chunk)
                 if crc is None:
                     running = checksums.crc32c(chunk, running)
             size += n
