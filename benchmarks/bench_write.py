@@ -13,6 +13,12 @@ Measured, each in a fresh process, tfformats and TensorFlow alternating:
 * ``convert``: ``tfformats convert`` of that checkpoint to ``.safetensors``;
 * ``cp``: a plain copy of the same checkpoint's data file, for the disk-speed reference.
 
+cp, edit and convert are whole processes (start-up included) run in turn, each
+going first in a different run; every output is deleted before the next task so
+all of them write into memory the kernel has just freed. The table gives median
+times, GB/s of the bytes each writes, that rate over cp's, and each process's
+peak RSS (``ru_maxrss``).
+
 Files go to ``benchmarks/data/write/`` (gitignored) and are removed at the end unless ``--keep``.
 """
 
@@ -114,6 +120,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per side and task (default 3)")
     parser.add_argument("--data", type=Path, default=HERE / "data" / "write", help="scratch folder")
     parser.add_argument("--keep", action="store_true", help="keep the files written")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--tf-python", default=os.environ.get("TFFORMATS_TF_PYTHON") or _default_python(".venv-tf"))
     parser.add_argument("--tff-python", default=os.environ.get("TFFORMATS_PYTHON") or _default_python(".venv-core"))
     parser.add_argument("--worker", choices=["tff", "tf"], help=argparse.SUPPRESS)
@@ -144,42 +151,80 @@ def main(argv: Optional[list[str]] = None) -> int:
     data_file = next(p for p in _files(src) if ".data-" in p.name)
     largest = max(nbytes // SIZES[mode][0], 1)
     rewrites: dict[str, list[dict[str, Any]]] = {"cp": [], "edit": [], "convert": []}
-    for _ in range(args.runs):
+
+    def run_cp() -> None:
         copy = data / "copy.data"
         t = _run_rss(["cp", str(data_file), str(copy)])
         t["bytes"] = data_file.stat().st_size
         rewrites["cp"].append(t)
         copy.unlink()
+
+    def run_edit() -> None:
         dst = data / "edited"
         t = _run_rss([args.tff_python, "-m", "tfformats", "edit", str(src), str(dst), "--drop", "^w_00/",
                       "--no-state"])
         t["bytes"] = _size(dst)
         rewrites["edit"].append(t)
         _remove(dst)
+
+    def run_convert() -> None:
         out = data / "out.safetensors"
         t = _run_rss([args.tff_python, "-m", "tfformats", "convert", str(src), str(out)])
         t["bytes"] = out.stat().st_size
         rewrites["convert"].append(t)
         out.unlink()
 
+    def run_startup() -> None:
+        t = _run_rss([args.tff_python, "-c", "import tfformats.cli, tfformats.edit, tfformats.export"])
+        t["bytes"] = 0
+        rewrites["startup"].append(t)
+
+    rewrites["startup"] = []
+    tasks = [run_cp, run_edit, run_convert, run_startup]
+    for i in range(args.runs):
+        for task in tasks[i % len(tasks):] + tasks[:i % len(tasks)]:  # each task goes first in turn
+            task()
+
     t_tff = _med([r["seconds"] for r in saves["tff"]])
     t_tf = _med([r["seconds"] for r in saves["tf"]])
+    ratios = [a["seconds"] / b["seconds"] for a, b in zip(saves["tff"], saves["tf"])]
+    budget = largest / 2**20 + 200
+    cp_rate = _med([r["bytes"] / r["seconds"] for r in rewrites["cp"]])
+    rows = []
+    start_up = _med([r["seconds"] for r in rewrites["startup"]])
+    net: list[str] = []
     print(f"\nmode: {mode}, runs: {args.runs}, tensor bytes: {nbytes / 2**30:.2f} GiB in {SIZES[mode][0]} tensors "
           f"(largest {largest / 2**20:.0f} MiB)\n")
-    print("| task | median time | GB/s | peak RSS MB (whole process) |")
-    print("|---|---|---|---|")
-    print(f"| save_checkpoint (tfformats) | {t_tff:.3f} s | {nbytes / t_tff / 1e9:.2f} | "
-          f"{_med([r['process_rss_mb'] for r in saves['tff']]):.0f} |")
-    print(f"| tf.train.Checkpoint.write (TensorFlow) | {t_tf:.3f} s | {nbytes / t_tf / 1e9:.2f} | "
-          f"{_med([r['process_rss_mb'] for r in saves['tf']]):.0f} |")
-    for key, label in [("cp", "cp of the .data file (reference)"), ("edit", "tfformats edit --drop one tensor"),
-                       ("convert", "tfformats convert to .safetensors")]:
-        runs = rewrites[key]
+    print("| task | median time | GB/s | vs cp | peak RSS MB (process) |")
+    print("|---|---|---|---|---|")
+    for key, label, runs, rss_key in [
+            ("save_tff", "save_checkpoint (tfformats)", saves["tff"], "process_rss_mb"),
+            ("save_tf", "tf.train.Checkpoint.write (TensorFlow)", saves["tf"], "process_rss_mb"),
+            ("cp", "cp of the .data file (reference)", rewrites["cp"], "rss_mb"),
+            ("edit", "tfformats edit --drop one tensor", rewrites["edit"], "rss_mb"),
+            ("convert", "tfformats convert to .safetensors", rewrites["convert"], "rss_mb")]:
         t = _med([r["seconds"] for r in runs])
-        print(f"| {label} | {t:.3f} s | {runs[0]['bytes'] / t / 1e9:.2f} | {_med([r['rss_mb'] for r in runs]):.0f} |")
-    ratios = [a["seconds"] / b["seconds"] for a, b in zip(saves["tff"], saves["tf"])]
-    print(f"\nsave time ratio tfformats / TensorFlow (median of pairs): {_med(ratios):.2f}")
-    print(f"RSS budget for edit/convert (largest tensor + 200 MB): {largest / 2**20 + 200:.0f} MB")
+        rate = _med([r["bytes"] / r["seconds"] for r in runs])
+        if key in ("edit", "convert"):
+            rate_net = _med([r["bytes"] / max(r["seconds"] - start_up, 1e-9) for r in runs])
+            net.append(f"{label}: {rate_net / 1e9:.2f} GB/s ({rate_net / cp_rate:.2f} of cp)")
+        rss = _med([r[rss_key] for r in runs])
+        vs_cp = f"{rate / cp_rate:.2f}" if key in ("cp", "edit", "convert") else ""
+        print(f"| {label} | {t:.3f} s | {rate / 1e9:.2f} | {vs_cp} | {rss:.0f} |")
+        rows.append({"task": key, "label": label, "median_seconds": t, "gb_per_s": rate / 1e9,
+                     "peak_rss_mb": rss, "runs_seconds": [r["seconds"] for r in runs]})
+    print(f"| start-up alone (python importing tfformats.edit, .export) | {start_up:.3f} s |  |  | "
+          f"{_med([r['rss_mb'] for r in rewrites['startup']]):.0f} |")
+    print(f"\nwithout the start-up time: {'; '.join(net)}")
+    print(f"save time ratio tfformats / TensorFlow (median of pairs): {_med(ratios):.2f}")
+    print(f"RSS budget for edit/convert (largest tensor + 200 MB): {budget:.0f} MB")
+    print("edit/convert times are whole processes (start-up and imports included), like cp's.")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"mode": mode, "runs": args.runs, "tensor_bytes": nbytes,
+                                         "largest_tensor_bytes": largest, "rss_budget_mb": budget,
+                                         "save_ratio_tff_over_tf": _med(ratios), "startup_seconds": start_up,
+                                         "rows": rows}, indent=1))
     if not args.keep:
         shutil.rmtree(data)
     return 0
