@@ -21,9 +21,9 @@ import numpy as np
 
 from . import dtypes
 from .bundle import naming
-from .bundle.entries import BIG_ENDIAN
+from .bundle.entries import BIG_ENDIAN, Entry
 from .bundle.reader import BundleReader
-from .bundle.slices import encode_slice_key
+from .bundle.slices import Extent, encode_slice_key
 from .bundle.writer import BundleWriter
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .checkpoint_reader import OBJECT_GRAPH_KEY, CheckpointReader
@@ -391,6 +391,7 @@ def _refresh_has_values(graph: object) -> None:
 def _copy_raw(reader: BundleReader, writer: BundleWriter, out: Output) -> None:
     """Copy the stored bytes of one tensor (all its slices), checking them against their crc."""
     entry = reader.entry(out.source)
+    pieces: list[tuple[Entry, Optional[tuple[Extent, ...]]]]
     if entry.slices:
         pieces = [(reader._slice_entry(out.source, encode_slice_key(out.source, ext)), ext)
                   for ext in entry.slices]
