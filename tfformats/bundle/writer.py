@@ -170,16 +170,22 @@ class BundleWriter:
         be copied; the entry's crc32c is computed over them. With
         ``slice_of=(full_shape, extents)`` the bytes are one slice of ``name``.
         """
+        row, shape_t, key = self._prepare_key("add_raw", name, dtype, shape, slice_of)
+        return self._store(key, row, shape_t, chunks, None, shard)
+
+    def _prepare_key(self, what: str, name: str, dtype: DTypeLike, shape: Sequence[int],
+                     slice_of: Optional[tuple[Sequence[int], Sequence[Extent | tuple[int, int]]]]
+                     ) -> tuple[DType, tuple[int, ...], bytes]:
+        """Dtype row, shape and index key of a tensor (or slice) about to be stored."""
         row = as_dtype(dtype)
         if row is None:
-            raise ValueError("add_raw needs a dtype")
+            raise ValueError(f"{what} needs a dtype")
         shape_t = tuple(int(d) for d in shape)
         if slice_of is not None:
-            key = self._slice_key(name, slice_of[0], slice_of[1], row)
-        else:
-            key = _key(name)
-            self._check_new(key, name)
-        return self._store(key, row, shape_t, chunks, None, shard)
+            return row, shape_t, self._slice_key(name, slice_of[0], slice_of[1], row)
+        key = _key(name)
+        self._check_new(key, name)
+        return row, shape_t, key
 
     def add_file_range(self, name: str, dtype: DTypeLike, shape: Sequence[int], src_fd: int, offset: int,
                        size: int, crc32c: int, *, src_path: str = "", verify: bool = True,
@@ -195,15 +201,7 @@ class BundleWriter:
         be preceded by a gap of up to ``transfer.COPY_ALIGN`` zero bytes that no
         entry points at (readers, TensorFlow's included, only follow offsets).
         """
-        row = as_dtype(dtype)
-        if row is None:
-            raise ValueError("add_file_range needs a dtype")
-        shape_t = tuple(int(d) for d in shape)
-        if slice_of is not None:
-            key = self._slice_key(name, slice_of[0], slice_of[1], row)
-        else:
-            key = _key(name)
-            self._check_new(key, name)
+        row, shape_t, key = self._prepare_key("add_file_range", name, dtype, shape, slice_of)
         if self._done:
             raise ValueError(f"the writer of {self.prefix} is closed")
         shard_id = self._pick_shard(shard)
