@@ -103,6 +103,30 @@ def test_save_ops_outside_the_saver_are_high(tmp_path: Path) -> None:
     assert {f.severity for f in report.findings if f.op in ("SaveV2", "RestoreV2")} >= {"critical", "high"}
 
 
+def test_a_second_saver_next_to_the_saver_def_is_info() -> None:
+    # The TF1 SavedModel fixture has the training Saver's save/ besides the Builder's save_1/ (its SaverDef).
+    saved_model = FIXTURES / "graphs" / "tf1_saved_model" / "saved_model"
+    report = audit_path(saved_model)
+    saver = [f for f in report.findings if f.op in ("SaveV2", "RestoreV2")]
+    assert {f.location.rsplit("'", 2)[1].split("/")[0] for f in saver} == {"save", "save_1"}
+    assert {f.severity for f in saver} == {"info"}
+    assert main(["audit", "--fail-on", "low", str(saved_model)]) == 0
+
+
+def test_save_ops_in_a_save_scope_outside_any_saver_stay_high(tmp_path: Path) -> None:
+    meta = MetaGraphDef()
+    meta.ParseFromString(TF1_META.read_bytes())
+    save = next(n for n in meta.graph_def.node if n.op == "SaveV2")
+    extra = meta.graph_def.node.add()
+    extra.CopyFrom(save)
+    extra.name = save.name.rsplit("/", 1)[0] + "/SaveV2_unreached"
+    out = tmp_path / "extra.meta"
+    out.write_bytes(meta.SerializeToString())
+    report = audit_path(out)
+    severities = {f.location.rsplit("'", 2)[1]: f.severity for f in report.findings if f.op == "SaveV2"}
+    assert severities == {save.name: "info", extra.name: "critical"}
+
+
 def test_bare_graph_uses_the_save_scope_convention(tmp_path: Path) -> None:
     meta = MetaGraphDef()
     meta.ParseFromString(TF1_META.read_bytes())

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 
 from ..errors import FormatError, PathLike
 from .catalog import SEVERITIES, Catalog, default_catalog, severity_rank
-from .scan import DEFAULT_MAX_DEPTH, Note, OpSite, Scanner, saver_tags
+from .scan import DEFAULT_MAX_DEPTH, Note, OpSite, Scanner, all_saver_tags
 
 # String attributes worth quoting in a finding: they name files, URLs or streams.
 _PATH_ATTRS = {"output_stream", "memory_region_name", "debug_urls", "dump_root", "descriptor_source", "filename",
@@ -123,7 +123,7 @@ def audit_graph_def(report: Report, graph: Any, where: tuple[str, ...], catalog:
 def audit_meta_graph(report: Report, meta: Any, where: tuple[str, ...], catalog: Catalog,
                      max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     """Ops of one MetaGraphDef (saver subgraph from its SaverDef), its init op and assets."""
-    saver = saver_tags(meta.graph_def, meta.saver_def) if meta.HasField("saver_def") else None
+    saver = all_saver_tags(meta.graph_def, meta.saver_def) if meta.HasField("saver_def") else None
     audit_graph_def(report, meta.graph_def, where + ("graph",), catalog, saver=saver, max_depth=max_depth)
     loc = " > ".join(where)
     for name in INIT_OP_COLLECTIONS:

@@ -344,5 +344,29 @@ def saver_tags(graph: Any, saver_def: Any) -> dict[str, SaverTags]:
     return {k: frozenset(v) for k, v in tags.items()}
 
 
+def all_saver_tags(graph: Any, saver_def: Any) -> dict[str, SaverTags]:
+    """Saver tags of the SaverDef's saver and of every other TF1 saver the graph holds.
+
+    Each ``tf.compat.v1.train.Saver`` adds its own ``save*/`` subgraph, but a
+    MetaGraphDef records only one SaverDef (``simple_save`` after a training
+    Saver leaves ``save/`` unrecorded next to the recorded ``save_1/``). A scope
+    counts as a saver when it has the ``restore_all`` op and a save tensor
+    (``Identity`` when sharded, ``control_dependency`` otherwise); its nodes
+    are found from those roots like the SaverDef's.
+    """
+    merged: dict[str, set[str]] = {k: set(v) for k, v in saver_tags(graph, saver_def).items()}
+    names = {n.name for n in graph.node}
+    scopes = {n.name[: -len("restore_all")] for n in graph.node if n.op == "NoOp" and n.name.endswith("/restore_all")}
+    for scope in sorted(s for s in scopes if SAVER_SCOPE.fullmatch(s)):
+        for save_root in (scope + "Identity", scope + "control_dependency"):
+            if save_root not in names:
+                continue
+            other = type(saver_def)(save_tensor_name=save_root + ":0", restore_op_name=scope + "restore_all")
+            for name, sides in saver_tags(graph, other).items():
+                merged.setdefault(name, set()).update(sides)
+            break
+    return {k: frozenset(v) for k, v in merged.items()}
+
+
 __all__ = ["DEFAULT_MAX_DEPTH", "Note", "OpSite", "SAVER_SCOPE", "ScanResult", "Scanner", "conventional_saver_tags",
-           "parse_embedded", "plausible_graph", "saver_tags"]
+           "parse_embedded", "plausible_graph", "saver_tags", "all_saver_tags"]
