@@ -117,6 +117,58 @@ def tf1_optimizer_keys(names: Sequence[str], *, include_global_step: bool = Fals
     return found
 
 
+_APPLY_OP = re.compile(r"^(Resource)?(Sparse)?Apply[A-Za-z0-9]+$")
+# MetaGraphDef collections whose entries are serialized VariableDefs.
+_VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables",
+                         "moving_average_variables")
+
+
+def tf1_slot_keys_from_meta(meta_path: str, notes: Optional[list[str]] = None) -> set[str]:
+    """Checkpoint keys of variables an optimizer's apply op updates besides the trained variable.
+
+    TF1 optimizers pass their slot variables straight into ops such as
+    ``ApplyAdam`` or ``ResourceApplyMomentum`` (input 0 is the trained variable),
+    which finds slots whatever the optimizer was named. Empty when the graph
+    file is missing or cannot be read.
+    """
+    if not os.path.isfile(meta_path):
+        return set()
+    from google.protobuf.message import DecodeError
+
+    from .graphs.read import read_meta_graph
+    from .proto import VariableDef
+
+    try:
+        meta = read_meta_graph(meta_path)
+    except (ValueError, OSError) as exc:
+        if notes is not None:
+            notes.append(f"--strip-optimizer: {meta_path} unreadable ({exc}); slots found by name only")
+        return set()
+    key_of: dict[str, str] = {}
+    for name in _VARIABLE_COLLECTIONS:
+        if name not in meta.collection_def:
+            continue
+        for raw in meta.collection_def[name].bytes_list.value:
+            var = VariableDef()
+            try:
+                var.ParseFromString(raw)
+            except DecodeError:
+                continue
+            node = var.variable_name.split(":")[0]
+            if node:
+                key_of[node] = var.save_slice_info_def.full_name or node
+    trained: set[str] = set()
+    updated: set[str] = set()
+    for node in meta.graph_def.node:
+        if not _APPLY_OP.match(node.op):
+            continue
+        inputs = [i.split(":")[0] for i in node.input if not i.startswith("^")]
+        if inputs and inputs[0] in key_of:
+            trained.add(key_of[inputs[0]])
+        updated.update(key_of[i] for i in inputs[1:] if i in key_of)
+    return updated - trained
+
+
 def _compile_all(patterns: Sequence[str], what: str) -> list[re.Pattern[str]]:
     out = []
     for p in patterns:
@@ -153,8 +205,16 @@ def plan_edit(
     if strip_optimizer:
         if graph is not None:
             removed, rekey = strip_optimizer_keys(graph)
+            lost = optimizer_only_weights(graph)
+            if lost:
+                notes.append(f"--strip-optimizer: {len(lost)} variable(s) the optimizer trains are reachable only "
+                             f"through it (the model does not track them), so they are dropped too: "
+                             + ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""))
         else:
             removed = tf1_optimizer_keys(names, include_global_step=strip_global_step)
+            from_meta = tf1_slot_keys_from_meta(reader.prefix + ".meta", notes)
+            removed |= {n for n in from_meta & set(names)
+                        if strip_global_step or not _GLOBAL_STEP.search(n)}
         if strip_global_step and graph is not None:
             removed |= {n for n in names if _GLOBAL_STEP.search(n.split("/.ATTRIBUTES/")[0])}
         selected = [n for n in selected if n not in removed]
@@ -302,6 +362,27 @@ def strip_optimizer_keys(graph: object) -> tuple[set[str], dict[str, str]]:
             if key.startswith(prefix):
                 rekey[key] = _key_prefix(new_paths[i]) + key[len(prefix):]
     return removed, rekey
+
+
+def optimizer_only_weights(graph: object) -> list[str]:
+    """Keys of variables an optimizer trains that no path outside the optimizers reaches.
+
+    Keras 3 models do not track layers kept in plain Python lists, so their
+    weights are saved only under ``optimizer/_trainable_variables/N``.
+    """
+    nodes = graph.nodes  # type: ignore[attr-defined]
+    excluded = optimizer_nodes(graph)
+    kept = _bfs_paths(graph, excluded)
+    trained: set[int] = set()
+    for i in excluded:
+        if not 0 <= i < len(nodes):
+            continue
+        trained.update(ref.original_variable_node_id for ref in nodes[i].slot_variables)
+        for child in nodes[i].children:
+            if child.local_name == "_trainable_variables" and 0 <= child.node_id < len(nodes):
+                trained.update(c.node_id for c in nodes[child.node_id].children)
+    return sorted(a.checkpoint_key for i in trained if i not in kept and 0 <= i < len(nodes)
+                  for a in nodes[i].attributes)
 
 
 def rewrite_object_graph(graph: object, key_map: dict[str, str], *, remove_optimizer: bool) -> bytes:

@@ -194,6 +194,64 @@ def test_tf1_checkpoint_without_optimizer_restores_into_a_plain_graph(tmp_path: 
         assert np.asarray(got[key]).tobytes() == np.asarray(want[key]).tobytes(), key
 
 
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: tf.compat.v1.train.AdamOptimizer(0.1, name="MyAdam"),
+    lambda: tf.compat.v1.train.MomentumOptimizer(0.1, 0.9, name="Mom"),
+    lambda: tf.compat.v1.train.FtrlOptimizer(0.1, name="MyFtrl"),
+], ids=["adam", "momentum", "ftrl"])
+def test_tf1_strip_finds_slots_of_optimizers_with_custom_names_from_the_meta_graph(
+        tmp_path: Path, make_optimizer: Any) -> None:
+    graph = tf.Graph()
+    with graph.as_default():
+        w = tf.compat.v1.get_variable("dense/kernel", (3, 4), partitioner=tf.compat.v1.fixed_size_partitioner(2))
+        b = tf.compat.v1.get_variable("dense/bias", (4,))
+        step = tf.compat.v1.train.get_or_create_global_step()
+        x = tf.constant(RNG.standard_normal((5, 3)).astype(np.float32))
+        loss = tf.reduce_sum(tf.square(tf.matmul(x, w) + b))
+        train = make_optimizer().minimize(loss, global_step=step)
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run(train)
+            src = tf.compat.v1.train.Saver().save(sess, str(tmp_path / "src" / "model.ckpt"), global_step=step)
+    original = {k for k, _ in tf.train.list_variables(src)}
+    assert len(original) > 3  # the optimizer saved slots
+
+    result = edit_checkpoint(src, tmp_path / "out" / "model.ckpt", strip_optimizer=True)
+    kept = sorted(k for k, _ in tf.train.list_variables(result.prefix))
+    assert kept == ["dense/bias", "dense/kernel", "global_step"]
+    plain = tf.Graph()
+    with plain.as_default():
+        tf.compat.v1.get_variable("dense/kernel", (3, 4), partitioner=tf.compat.v1.fixed_size_partitioner(2))
+        tf.compat.v1.get_variable("dense/bias", (4,))
+        tf.compat.v1.train.get_or_create_global_step()
+        with tf.compat.v1.Session(graph=plain) as sess:
+            tf.compat.v1.train.Saver().restore(sess, result.prefix)
+
+
+def test_keras_strip_reports_weights_only_the_optimizer_tracks(tmp_path: Path) -> None:
+    import keras
+
+    class Blocks(keras.Model):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = keras.layers.Dense(3)
+            self.blocks = [keras.layers.Dense(2)]  # a plain list: not tracked for tf.train.Checkpoint
+
+        def call(self, x: Any) -> Any:
+            return self.blocks[0](self.first(x))
+
+    x = RNG.standard_normal((4, 3)).astype(np.float32)
+    model = Blocks()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, np.ones((4, 2), np.float32), epochs=1, verbose=0)
+    src = tf.train.Checkpoint(model=model, optimizer=model.optimizer).save(str(tmp_path / "src" / "ckpt"))
+
+    result = edit_checkpoint(src, tmp_path / "out" / "ckpt", strip_optimizer=True)
+    notes = " ".join(result.plan.notes)
+    assert "reachable only through" in notes
+    assert "optimizer/_trainable_variables/2/.ATTRIBUTES/VARIABLE_VALUE" in notes
+
+
 def test_use_ema_gives_the_values_of_ema_variables_to_restore(tmp_path: Path) -> None:
     graph = tf.Graph()
     with graph.as_default():
