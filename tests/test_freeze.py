@@ -10,7 +10,7 @@ import pytest
 import tfformats as tff
 import tfformats.freeze as fz
 from graph_cases import case_names, freeze_case, load_case
-from tfformats.errors import GraphError, UnsupportedError
+from tfformats.errors import FormatError, GraphError, UnsupportedError
 from tfformats.freeze.variables import VARIABLE_OPS
 from tfformats.graphs import read_graph_def, read_meta_graph, read_saved_model
 
@@ -264,3 +264,19 @@ def test_read_variable_keeps_its_control_inputs() -> None:
     frozen = fz.freeze(graph, _DictReader({"v": np.zeros(2, np.float32)}), ["read"])
     read = next(n for n in frozen.node if n.name == "read")
     assert (read.op, list(read.input)) == ("Identity", ["v", "^dep"])
+
+
+@pytest.mark.parametrize("suffix, header, words", [
+    (".keras", b"PK\x03\x04", "zip archive"),
+    (".h5", b"\x89HDF\r\n\x1a\n", "HDF5 file"),
+    (".tflite", b"\x1c\x00\x00\x00TFL3", "TensorFlow Lite"),
+])
+def test_keras_and_tflite_files_are_named_not_parsed_as_graphs(tmp_path, suffix: str, header: bytes,
+                                                               words: str) -> None:
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(header + bytes(range(256)))
+    case = load_case("mlp")
+    with pytest.raises(FormatError, match=f"model{suffix} at offset 0: .*{words}"):
+        fz.freeze(path, case.checkpoint, case.outputs)
+    with pytest.raises(FormatError, match=words):
+        tff.read_graph_def(path)

@@ -55,6 +55,25 @@ def _message(kind: Kind) -> Any:
     return {"graph": GraphDef, "meta": MetaGraphDef, "saved_model": SavedModel}[kind]()
 
 
+# Leading bytes of files users often take for a TensorFlow graph, and what to say about them.
+# No GraphDef, MetaGraphDef or SavedModel starts like a zip or HDF5 file; TensorFlow Lite's
+# tag sits at offset 4, where a graph may hold a node name, so it is only named once parsing failed.
+_FOREIGN = (
+    (0, b"PK\x03\x04", "a zip archive (a Keras .keras file?), not a TensorFlow graph; "
+                        "write a SavedModel with model.export(DIR) and use DIR"),
+    (0, b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras .h5 weights or model?), not a TensorFlow graph; "
+                             "write a SavedModel with model.export(DIR) and use DIR"),
+    (4, b"TFL3", "a TensorFlow Lite flatbuffer, not a TensorFlow graph"),
+)
+
+
+def _foreign_format(data: bytes, parse_failed: bool) -> Optional[str]:
+    for offset, magic, what in _FOREIGN:
+        if (offset == 0 or parse_failed) and data[offset:offset + len(magic)] == magic:
+            return what
+    return None
+
+
 def parse_message(data: bytes, kind: Kind, path: Optional[PathLike] = None) -> Any:
     """Parse ``data`` (binary or text) as the message ``kind`` names."""
     from ..proto import parse_text
@@ -66,9 +85,15 @@ def parse_message(data: bytes, kind: Kind, path: Optional[PathLike] = None) -> A
             return parse_text(data.decode("utf-8"), message)
         except Exception as exc:  # text_format.ParseError, or a bad Any type URL
             raise FormatError(f"not a text-format {name}: {exc}", path) from None
+    foreign = _foreign_format(data, parse_failed=False)
+    if foreign is not None:
+        raise FormatError(foreign, path, 0)
     try:
         message.ParseFromString(data)
     except Exception as exc:  # google.protobuf.message.DecodeError
+        foreign = _foreign_format(data, parse_failed=True)
+        if foreign is not None:
+            raise FormatError(foreign, path, 0) from None
         raise FormatError(f"not a binary {name}: {exc}", path) from None
     return message
 
