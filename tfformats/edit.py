@@ -305,11 +305,24 @@ def escape_local_name(name: str) -> str:
     return name.replace(".", "..").replace("/", ".S")
 
 
+# Children every Keras 3 optimizer tracks: a step counter and its variable lists.
+_KERAS_OPTIMIZER_COUNTER = "_iterations"
+_KERAS_OPTIMIZER_LISTS = frozenset({"_variables", "_trainable_variables"})
+
+
 def optimizer_nodes(graph: object) -> set[int]:
-    """Objects that are optimizers: children called ``optimizer`` and owners of slot variables."""
+    """Objects that are optimizers, whatever they are called.
+
+    Children called ``optimizer``, owners of slot variables (TF optimizers) and
+    objects shaped like Keras 3 optimizers (an ``_iterations`` counter next to
+    ``_variables``/``_trainable_variables`` lists, which hold their state instead of slots).
+    """
     found = set()
     for i, node in enumerate(graph.nodes):  # type: ignore[attr-defined]
         if len(node.slot_variables):
+            found.add(i)
+        child_names = {c.local_name for c in node.children}
+        if _KERAS_OPTIMIZER_COUNTER in child_names and child_names & _KERAS_OPTIMIZER_LISTS:
             found.add(i)
         for child in node.children:
             if child.local_name == OPTIMIZER_CHILD:

@@ -228,6 +228,34 @@ def test_tf1_strip_finds_slots_of_optimizers_with_custom_names_from_the_meta_gra
             tf.compat.v1.train.Saver().restore(sess, result.prefix)
 
 
+def test_strip_finds_a_keras_optimizer_not_called_optimizer(tmp_path: Path) -> None:
+    import keras
+
+    class Trainer(tf.Module):  # type: ignore[misc]
+        def __init__(self, net: Any, opt: Any) -> None:
+            super().__init__()
+            self.net = net
+            self.opt = opt
+
+    x = RNG.standard_normal((6, 3)).astype(np.float32)
+    model = _keras_model(3)
+    opt = keras.optimizers.Adam(0.1)
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(model(x)))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    before = model(x).numpy()
+    src = tf.train.Checkpoint(trainer=Trainer(model, opt)).save(str(tmp_path / "src" / "ckpt"))
+
+    result = edit_checkpoint(src, tmp_path / "out" / "ckpt", strip_optimizer=True)
+    keys = {k for k, _ in tf.train.list_variables(result.prefix)}
+    assert not any(k.startswith("trainer/opt/") for k in keys)
+    fresh = _keras_model(4)
+    status = tf.train.Checkpoint(trainer=Trainer(fresh, None)).restore(result.prefix)
+    status.assert_consumed()
+    np.testing.assert_array_equal(fresh(x).numpy(), before)
+
+
 def test_keras_strip_reports_weights_only_the_optimizer_tracks(tmp_path: Path) -> None:
     import keras
 
