@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
+from fixture_data import FIXTURES
 from graph_cases import load_case
 from tfformats.cli import main
 from tfformats.graphs import read_graph_def
@@ -29,6 +30,15 @@ def test_graph_json_lists_placeholders_variables_and_params(capsys) -> None:
     assert doc["saver_def"]["restore_op_name"] == "save/restore_all"
     assert doc["collections"]["trainable_variables"]["count"] == 6
     assert sum(g["op_types"].values()) == g["nodes"]
+
+
+def test_signature_outputs_of_a_tf2_saved_model_leave_out_the_init_op(capsys) -> None:
+    model = FIXTURES / "saved_models" / "keras_mlp" / "model"
+    meta = _json(capsys, ["graph", str(model), "--json"])["meta_graphs"][0]
+    assert "__saved_model_init_op" in meta["signatures"]
+    serving = {node for s in ("serving_default", "serve") if s in meta["signatures"]
+               for node in (t["name"].split(":")[0] for t in meta["signatures"][s]["outputs"].values())}
+    assert serving and set(meta["graph"]["signature_outputs"]) == serving
 
 
 def test_graph_of_saved_model_shows_signature_like_saved_model_cli(capsys) -> None:

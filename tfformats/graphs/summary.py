@@ -143,8 +143,9 @@ def meta_summary(meta: Any) -> dict[str, Any]:
                             "restore_op_name": sd.restore_op_name, "max_to_keep": sd.max_to_keep,
                             "sharded": sd.sharded, "version": sd.version}
     out["graph"] = graph_summary(meta.graph_def)
-    sig_outputs = [node_name(t["name"]) for s in out["signatures"].values() for t in s["outputs"].values()
-                   if "name" in t]
+    # Reserved signatures (``__saved_model_init_op``) name what loading runs, not a model output.
+    sig_outputs = [node_name(t["name"]) for key, s in out["signatures"].items() if not key.startswith("__")
+                   for t in s["outputs"].values() if "name" in t]
     out["graph"]["signature_outputs"] = list(dict.fromkeys(sig_outputs))
     return out
 
