@@ -209,3 +209,16 @@ def test_items_read_ahead_still_detects_damage(tmp_path: Path, monkeypatch: pyte
         with pytest.raises(tff.ChecksumError):
             for _ in reader.items():
                 pass
+
+
+def test_writing_into_a_managed_folder_keeps_its_history(tmp_path: Path) -> None:
+    import numpy as np
+
+    src = CKPT_DIR / "manager"
+    shutil.copytree(src, tmp_path / "m")
+    before = tff.state.read_state(tmp_path / "m")
+    tff.save_checkpoint(tmp_path / "m" / "edited", {"x": np.arange(3, dtype=np.float32)}, update_state=True)
+    after = tff.state.read_state(tmp_path / "m")
+    assert after.model_checkpoint_path == "edited"
+    assert list(after.all_model_checkpoint_paths) == list(before.all_model_checkpoint_paths) + ["edited"]
+    assert tff.latest_checkpoint(tmp_path / "m") == str(tmp_path / "m" / "edited")

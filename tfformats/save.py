@@ -49,6 +49,26 @@ def save_checkpoint(
 
 def record_latest(prefix: PathLike) -> str:
     """Write the ``checkpoint`` file in ``prefix``'s folder naming ``prefix`` as the latest (relative path)."""
+    import time
+
     path = os.fspath(prefix)
     folder = os.path.dirname(path) or "."
-    return state.write_state(folder, os.path.basename(path))
+    latest = os.path.basename(path)
+    paths: list[str] = []
+    stamps: list[float] = []
+    # Keep the history of a state file already in the folder (e.g. a CheckpointManager's), newest last.
+    try:
+        old = state.read_state(folder)
+        old_paths = list(old.all_model_checkpoint_paths)  # type: ignore[attr-defined]
+        old_stamps = list(old.all_model_checkpoint_timestamps)  # type: ignore[attr-defined]
+        if len(old_stamps) != len(old_paths):
+            old_stamps = [0.0] * len(old_paths)
+        for p, t in zip(old_paths, old_stamps):
+            if p not in (latest, path):
+                paths.append(p)
+                stamps.append(t)
+    except (OSError, ValueError):
+        pass
+    paths.append(latest)
+    stamps.append(time.time())
+    return state.write_state(folder, latest, paths, stamps)
