@@ -9,6 +9,7 @@ runs the frozen graphs with the same outputs is checked by
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,30 @@ def test_lookup_table_is_refused_as_unsupported_naming_the_file_and_node() -> No
     with pytest.raises(UnsupportedError, match=r"saved_model\.pb: the signature uses node 'hash_table' "
                                                r"\(HashTableV2\)"):
         load_and_freeze(str(_model_dir("lookup_table")))
+
+
+def test_output_keys_that_are_not_node_names_get_valid_node_names() -> None:
+    document, _ = _expected("awkward_output_keys")
+    result = load_and_freeze(str(_model_dir("awkward_output_keys")))
+    assert set(result.outputs) == set(document["outputs"])
+    assert result.outputs["out put"] == "out_put:0" and result.outputs["x:1"] == "x_1:0"
+    assert result.outputs["_hidden"] == "out_hidden:0"  # a node name cannot start with "_"
+    by_name = {n.name: n for n in result.graph_def.node}
+    for key, tensor in result.outputs.items():
+        node = by_name[node_name(tensor)]
+        assert node.op == "Identity"
+        assert dtypes.lookup(node.attr["T"].type).tf_name == document["outputs"][key]["dtype"]
+    # Node names TensorFlow's graph import accepts.
+    assert all(re.fullmatch(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*", n.name) for n in result.graph_def.node)
+
+
+def test_output_key_equal_to_a_variable_node_name_renames_the_variable() -> None:
+    _, values = _expected("awkward_output_keys")
+    result = load_and_freeze(str(_model_dir("awkward_output_keys")))
+    assert result.outputs["scale"] == "scale:0"
+    by_name = {n.name: n for n in result.graph_def.node}
+    assert by_name["scale"].op == "Identity"
+    [variable] = result.variables
+    assert variable.node == "scale_1" and by_name["scale_1"].op == "Const"
+    np.testing.assert_array_equal(to_numpy(by_name["scale_1"].attr["value"].tensor),
+                                  values[f"variable/{variable.key}"])

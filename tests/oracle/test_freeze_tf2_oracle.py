@@ -34,7 +34,7 @@ if str(REPO) not in sys.path:  # the TF environment may not have tfformats insta
 from tfformats.freeze.saved_model_v2 import load_and_freeze  # noqa: E402
 
 SAVED_MODELS = REPO / "tests" / "fixtures" / "saved_models"
-FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io"]
+FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io", "awkward_output_keys"]
 RTOL = 1e-6
 RUNS = 30
 

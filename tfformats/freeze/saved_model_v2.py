@@ -31,17 +31,20 @@ raises :class:`GraphError` naming it.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from .. import dtypes
 from ..errors import FormatError, GraphError, UnsupportedError
 from ..graphs.inline import CALL_OPS, inline_calls
-from ..graphs.names import node_name, parse_function_input, parse_input
+from ..graphs.names import format_input, node_name, parse_function_input, parse_input
 from ..graphs.opdefs import add_default_attrs, op_defs_by_name
 from ..graphs.prune import colocated_with, reachable
 from .constants import CALLERS, Converter
 
 VARIABLE_VALUE = "VARIABLE_VALUE"
+# The node names TensorFlow's graph import accepts.
+VALID_NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
 # Ops that read a resource variable without changing it and that freezing rewrites.
 READ_OPS = frozenset({"ReadVariableOp", "ResourceGather", "ResourceGatherNd"})
 ASSIGN_OPS = frozenset({"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
@@ -124,28 +127,89 @@ def _captured_variables(graph_def: Any, meta_graph: Any, path: str) -> dict[str,
     return found
 
 
-def _add_outputs(graph_def: Any, sig: Any, path: str) -> dict[str, str]:
-    """Append one Identity per signature output, named after its key; returns key -> node name."""
+def _rename_node(graph_def: Any, old: str, new: str) -> None:
+    """Rename top-level node ``old`` to ``new``, with the inputs and colocations that name it."""
+    colocation = b"loc:@" + old.encode("utf-8")
+    for node in graph_def.node:
+        if node.name == old:
+            node.name = new
+        for i, text in enumerate(node.input):
+            ref = parse_input(text)
+            if ref.node == old:
+                node.input[i] = format_input(new, ref.index, control=ref.control)
+        if "_class" in node.attr:
+            entries = node.attr["_class"].list.s
+            for i, entry in enumerate(entries):
+                if entry == colocation:
+                    entries[i] = b"loc:@" + new.encode("utf-8")
+
+
+def _output_node_names(keys: Iterable[str]) -> dict[str, str]:
+    """Output key -> node name: the key itself when TensorFlow accepts it as a node name, else the key
+    with each character a node name cannot hold replaced by ``_`` (and ``out`` before a ``_`` or ``-``
+    TensorFlow refuses as first character), made unique among the outputs."""
+    keys = sorted(keys)
+    names = {k: k for k in keys if VALID_NODE_NAME.fullmatch(k)}
+    used = set(names.values())
+    for key in keys:
+        if key in names:
+            continue
+        base = re.sub(r"[^A-Za-z0-9_.\-/>]", "_", key)
+        if not re.match(r"[A-Za-z0-9.]", base):
+            base = "out" + base
+        name, suffix = base, 1
+        while name in used:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        names[key] = name
+        used.add(name)
+    return names
+
+
+def _free_output_names(graph_def: Any, sig: Any, inputs: Mapping[str, str], path: str) -> dict[str, str]:
+    """Rename nodes that hold an output key's name (a variable called like an output, the call node);
+    returns old -> new names. Only the signature's input Placeholders keep their names for sure."""
     names = {n.name for n in graph_def.node}
+    fed = {node_name(t) for t in inputs.values()}
+    wanted = _output_node_names(sig.outputs).values()
+    taken = names | set(wanted)
+    renamed = {}
+    for name in sorted(wanted):
+        if name not in names:
+            continue
+        if name in fed:
+            raise GraphError(f"{path}: signature output {name!r} has the name of the input Placeholder "
+                             f"{name!r}; cannot name the output Identity after it")
+        suffix = 1
+        while f"{name}_{suffix}" in taken:
+            suffix += 1
+        renamed[name] = f"{name}_{suffix}"
+        taken.add(renamed[name])
+        _rename_node(graph_def, name, renamed[name])
+    return renamed
+
+
+def _add_outputs(graph_def: Any, sig: Any, inputs: Mapping[str, str], path: str) -> dict[str, str]:
+    """Append one Identity per signature output, named after its key; returns key -> node name."""
+    renamed = _free_output_names(graph_def, sig, inputs, path)
+    names = {n.name for n in graph_def.node}
+    node_names = _output_node_names(sig.outputs)
     outputs = {}
     for key in sorted(sig.outputs):
-        if key in names:
-            raise GraphError(f"{path}: signature output {key!r} has the name of an existing node; "
-                             "cannot name the output Identity after it")
         info = sig.outputs[key]
-        if node_name(info.name) not in names:
+        ref = parse_input(info.name)
+        source = renamed.get(ref.node, ref.node)
+        if source not in names:
             raise FormatError(f"signature output {key!r} names tensor {info.name!r}, which is not in the graph",
                               path)
         node = graph_def.node.add()
-        node.name = key
+        node.name = node_names[key]
         node.op = "Identity"
-        ref = parse_input(info.name)
-        node.input.append(ref.node if ref.index == 0 else f"{ref.node}:{ref.index}")
+        node.input.append(format_input(source, ref.index))
         node.attr["T"].type = info.dtype
         if info.HasField("tensor_shape"):
             node.attr["_output_shapes"].list.shape.add().CopyFrom(info.tensor_shape)
-        names.add(key)
-        outputs[key] = f"{key}:0"
+        names.add(node.name)
+        outputs[key] = f"{node.name}:0"
     return outputs
 
 
@@ -358,7 +422,7 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
     graph = type(meta_graph.graph_def)()
     graph.CopyFrom(meta_graph.graph_def)
     inputs = _check_inputs(graph, sig, path)
-    outputs = _add_outputs(graph, sig, path)
+    outputs = _add_outputs(graph, sig, inputs, path)
     roots = [node_name(t) for t in inputs.values()] + [node_name(t) for t in outputs.values()]
     handles = _captured_variables(graph, meta_graph, path)
 
