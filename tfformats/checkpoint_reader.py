@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Iterator, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 import numpy as np
 
@@ -97,7 +97,7 @@ class CheckpointReader(abc.ABC):
             yield name, self.get_tensor(name)
 
     @property
-    def object_graph(self) -> Optional[object]:
+    def object_graph(self) -> Optional[Any]:
         """The parsed ``TrackableObjectGraph`` of a TF2 object-based checkpoint, else None."""
         if OBJECT_GRAPH_KEY not in self:
             return None

@@ -104,7 +104,7 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = 0.0, rtol: flo
 
 def _view(reader: CheckpointReader, name: str) -> np.ndarray:
     try:
-        return reader.get_tensor(name, copy=False)  # type: ignore[call-arg]
+        return reader.get_tensor(name, copy=False)
     except TypeError:
         return reader.get_tensor(name)
 

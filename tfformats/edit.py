@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -409,10 +409,10 @@ def rewrite_object_graph(graph: object, key_map: dict[str, str], *, remove_optim
 
     nodes = graph.nodes  # type: ignore[attr-defined]
     excluded = optimizer_nodes(graph) if remove_optimizer else set()
-    attrs: dict[int, list[tuple[object, str]]] = {}
+    attrs: dict[int, list[tuple[Any, str]]] = {}
     for i, node in enumerate(nodes):
         attrs[i] = [(a, key_map[a.checkpoint_key]) for a in node.attributes if a.checkpoint_key in key_map]
-    slots: dict[int, list[object]] = {}
+    slots: dict[int, list[Any]] = {}
     for i, node in enumerate(nodes):
         slots[i] = [ref for ref in node.slot_variables
                     if ref.slot_variable_node_id not in excluded and ref.original_variable_node_id not in excluded
@@ -554,7 +554,7 @@ def edit_checkpoint(
     with load_checkpoint(src_prefix) as reader:
         plan = plan_edit(reader, keep=keep, drop=drop, strip_optimizer=strip_optimizer,
                          strip_global_step=strip_global_step, use_ema=use_ema, rename=rename, cast=cast)
-        shards = num_shards or (reader.header.num_shards if isinstance(reader, BundleReader) else 1)  # type: ignore[attr-defined]
+        shards = num_shards or (reader.header.num_shards if isinstance(reader, BundleReader) else 1)
         raw_ok = isinstance(reader, BundleReader) and reader.header.endianness != BIG_ENDIAN
         ordered = _source_order(reader, plan.outputs)
         with BundleWriter(dst_prefix, num_shards=shards) as writer:

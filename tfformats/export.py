@@ -298,8 +298,7 @@ def _write_tensor_bytes(reader: CheckpointReader, name: str, f: BinaryIO) -> int
                                     shard.path, entry.offset)
             return entry.size
     value = np.ascontiguousarray(reader.get_tensor(name))
-    data = value.reshape(-1).view(np.uint8)
-    return transfer.write_all(f, memoryview(data))
+    return transfer.write_all(f, value.reshape(-1).view(np.uint8).data)
 
 
 def convert(src: PathLike, out: PathLike, *, only: Sequence[str] = (), rename: Sequence[tuple[str, str] | str] = (),

@@ -197,6 +197,7 @@ def _iter_wire(buf: bytes, path: str) -> Iterable[tuple[int, int, Any]]:
     from ..table.layout import decode_varint
 
     pos, end = 0, len(buf)
+    value: int | bytes
     while pos < end:
         key, pos = decode_varint(buf, pos)
         number, wire = key >> 3, key & 7

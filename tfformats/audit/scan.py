@@ -306,7 +306,7 @@ def _string_attrs(node: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _const_inputs(node: Any, by_name: dict[str, Any]) -> tuple[str, ...]:
-    out = []
+    out: list[str] = []
     for name in node.input:
         if name.startswith("^"):
             continue

@@ -6,7 +6,7 @@ The header lives under the empty key; every other key maps to a
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, cast
 
 from .. import dtypes
 from ..dtypes import DType
@@ -69,7 +69,7 @@ def encode_header(num_shards: int, endianness: int = LITTLE_ENDIAN) -> bytes:
     proto.num_shards = num_shards
     proto.endianness = endianness
     proto.version.producer = 1
-    return proto.SerializeToString()
+    return cast(bytes, proto.SerializeToString())
 
 
 def check_shape(dims: Sequence[int], what: str, path: Optional[PathLike]) -> tuple[int, ...]:
@@ -454,4 +454,4 @@ def encode_entry(entry: Entry) -> bytes:
             if ext.length >= 0:
                 e.start = ext.start
                 e.length = ext.length
-    return proto.SerializeToString()
+    return cast(bytes, proto.SerializeToString())

@@ -47,6 +47,11 @@ def _prefetch_executor() -> ThreadPoolExecutor:
         return _prefetcher
 
 
+def _chained_crc(chunk: memoryview, prev: Optional[Future[int]]) -> int:
+    """CRC-32C of ``chunk``, continuing from the CRC ``prev`` computes (0 when None)."""
+    return checksums.crc32c(chunk, prev.result() if prev is not None else 0)
+
+
 def _pread_into(fd: int, dest: memoryview, offset: int) -> int:
     """Fill ``dest`` from ``fd`` at ``offset``; return the number of bytes read."""
     done = 0
@@ -262,14 +267,13 @@ class BundleReader(CheckpointReader):
             crc = checksums.crc32c(dest) if verify else 0
         else:
             executor = _crc_executor()
-            future = None
+            future: Optional[Future[int]] = None
             got = 0
             for start in range(0, size, _CHUNK):
                 chunk = dest[start:start + _CHUNK]
                 got += _pread_into(shard.fd, chunk, e.offset + start)
                 prev = future
-                future = executor.submit(
-                    lambda c=chunk, p=prev: checksums.crc32c(c, p.result() if p is not None else 0))
+                future = executor.submit(_chained_crc, chunk, prev)
             crc = future.result() if future is not None else 0
         if got != size:
             raise FormatError(f"short read of tensor {name!r}", shard.path, e.offset)
@@ -292,7 +296,7 @@ class BundleReader(CheckpointReader):
                         raise self._mismatch(name, e, shard, crc)
                 return np.frombuffer(view, dtype=row.numpy).reshape(e.shape)
             out = np.empty(e.shape, row.numpy)
-            self._read_pod_into(name, e, memoryview(out.reshape(-1).view(np.uint8)))
+            self._read_pod_into(name, e, out.reshape(-1).view(np.uint8).data)
             if self.header.endianness == BIG_ENDIAN:
                 _swap_bytes(out)
             return out
@@ -302,11 +306,12 @@ class BundleReader(CheckpointReader):
             raise FormatError(f"short read of tensor {name!r}", shard.path, e.offset)
         if row.is_string:
             try:
-                values, crc = data.decode_strings(bytes(buf), e.nelements, verify=self.verify_checksums, name=name)
+                values, string_crc = data.decode_strings(bytes(buf), e.nelements, verify=self.verify_checksums,
+                                                         name=name)
             except FormatError as exc:
                 raise FormatError(exc.detail, shard.path, e.offset) from None
-            if crc is not None and crc != e.crc32c:
-                raise self._mismatch(name, e, shard, crc)
+            if string_crc is not None and string_crc != e.crc32c:
+                raise self._mismatch(name, e, shard, string_crc)
             return data.string_array(values, e.shape)
         if row.enum == dtypes.VARIANT:
             try:
@@ -334,7 +339,7 @@ class BundleReader(CheckpointReader):
             target = out[region(starts, lengths)]
             if row.is_pod and target.flags.c_contiguous and self.header.endianness != BIG_ENDIAN:
                 # Rows of a C-order array: read straight into the output.
-                self._read_pod_into(name, part, memoryview(target.reshape(-1).view(np.uint8)))
+                self._read_pod_into(name, part, target.reshape(-1).view(np.uint8).data)
             else:
                 target[...] = self._read_whole(name, part)
             covered += part.nelements
@@ -410,7 +415,7 @@ class BundleReader(CheckpointReader):
         shard = self._checked_shard(name, e)
         assert e.dtype.numpy is not None
         out = np.empty(e.shape, e.dtype.numpy)
-        return out, _pread_into(shard.fd, memoryview(out.reshape(-1).view(np.uint8)), e.offset)
+        return out, _pread_into(shard.fd, out.reshape(-1).view(np.uint8).data, e.offset)
 
     def items(self) -> Iterator[tuple[str, np.ndarray]]:
         """Yield ``(name, value)`` for every tensor in name order, each a new array.
@@ -442,7 +447,7 @@ class BundleReader(CheckpointReader):
             shard = self._shards[e.shard_id]
             if got != e.size:
                 raise FormatError(f"short read of tensor {name!r}", shard.path, e.offset)
-            crc = checksums.mask(checksums.crc32c(out.reshape(-1).view(np.uint8)))
+            crc = checksums.mask(checksums.crc32c(out.reshape(-1).view(np.uint8).data))
             if crc != e.crc32c:
                 raise self._mismatch(name, e, shard, crc)
             yield name, out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import BinaryIO, Iterable, NamedTuple, Optional, Sequence, Union
+from typing import TYPE_CHECKING, BinaryIO, Iterable, NamedTuple, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from ..table.writer import TableWriter
 from . import data, naming, transfer
 from .entries import HEADER_KEY, Entry, encode_entry, encode_header
 from .slices import FULL, Extent, encode_slice_key, is_full, resolve
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 DTypeLike = Union[DType, int, str, np.dtype, type, None]
 Buffer = Union[bytes, bytearray, memoryview]
@@ -40,7 +43,7 @@ def as_dtype(dtype: DTypeLike) -> Optional[DType]:
             return dtypes.from_name(dtype)
         except ValueError:
             return dtypes.from_numpy(np.dtype(dtype))
-    return dtypes.from_numpy(np.dtype(dtype))
+    return dtypes.from_numpy(np.dtype(cast("npt.DTypeLike", dtype)))
 
 
 def _key(name: str) -> bytes:
@@ -92,8 +95,8 @@ def prepare(value: object, dtype: DTypeLike = None) -> Prepared:
         arr = arr.astype(row.numpy)  # also turns big-endian input little-endian
     shape = tuple(int(d) for d in arr.shape)
     flat = np.ascontiguousarray(arr).reshape(-1)  # (ascontiguousarray turns a scalar into 1-d)
-    payload = memoryview(flat.view(np.uint8)) if flat.size else memoryview(b"")
-    return Prepared(row, shape, payload, None)
+    raw = flat.view(np.uint8).data if flat.size else memoryview(b"")
+    return Prepared(row, shape, raw, None)
 
 
 class _Sliced(NamedTuple):

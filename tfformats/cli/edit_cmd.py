@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.dry_run:
             with load_checkpoint(args.src) as reader:
-                plan = plan_edit(reader, **options)  # type: ignore[arg-type]
+                plan = plan_edit(reader, **options)
             doc = _summary(plan, None, None)
         else:
             progress = Progress(1, "edit", stream=sys.stderr)
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
             try:
                 result = edit_checkpoint(args.src, args.dst, num_shards=args.shards, update_state=not args.no_state,
-                                         progress=report, **options)  # type: ignore[arg-type]
+                                         progress=report, **options)
             finally:
                 progress.close()
             doc = _summary(result.plan, result.prefix, result.bytes_written)

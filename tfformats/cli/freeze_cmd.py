@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             outputs = [o for o in (args.outputs or "").split(",") if o] or None
             result = freeze_saved_model_report(saved_model, [t for t in args.tags.split(",") if t], args.signature,
                                                output_nodes=outputs, **options)
-            source = saved_model
+            source: Optional[str] = saved_model
         else:
             if not args.checkpoint:
                 print("tfformats freeze: error: give the checkpoint with -c/--input_checkpoint", file=sys.stderr)

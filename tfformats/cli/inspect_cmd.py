@@ -219,7 +219,7 @@ def _tensor_doc(info: "TensorInfo") -> dict[str, Any]:
 def _read(reader: "CheckpointReader", name: str) -> "np.ndarray":
     """A tensor's value, as a view into the shard where possible (no copy needed for reading)."""
     try:
-        return reader.get_tensor(name, copy=False)  # type: ignore[call-arg]
+        return reader.get_tensor(name, copy=False)
     except TypeError:
         return reader.get_tensor(name)
 

@@ -167,7 +167,7 @@ def freeze_saved_model_report(dirpath: PathLike, tags: Sequence[str] = ("serve",
     meta = select_meta_graph(saved_model, tags, path)
     if is_tf2_meta_graph(meta):
         try:
-            from . import saved_model_v2  # type: ignore[attr-defined]
+            from . import saved_model_v2
         except ModuleNotFoundError as exc:
             if exc.name != f"{__package__}.saved_model_v2":
                 raise

@@ -198,7 +198,7 @@ class ValueLoader:
             extra += " (a variable_map can name the key)"
             raise GraphError(f"variable {node!r}: key {key!r} is not in checkpoint "
                              f"{getattr(self.reader, 'prefix', '')}{extra}")
-        value = self.reader.get_tensor(key)
+        value: np.ndarray = self.reader.get_tensor(key)
         if cache:
             self._full[key] = value
         return value

@@ -15,7 +15,7 @@ class TensorRef(NamedTuple):
     """One parsed graph input: node name, output index, and whether it is a control edge."""
 
     node: str
-    index: int
+    index: int  # type: ignore[assignment]  # field name shadows tuple.index on purpose
     control: bool
 
     def __str__(self) -> str:
@@ -27,7 +27,7 @@ class FunctionRef(NamedTuple):
 
     node: str  # node name, or the function argument name when ``arg`` is None
     arg: str | None  # output arg name of ``node``; None for a function argument
-    index: int
+    index: int  # type: ignore[assignment]  # field name shadows tuple.index on purpose
     control: bool
 
 

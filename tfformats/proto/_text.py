@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
@@ -18,11 +18,11 @@ def parse_text(text: str | bytes, message: M, pool: descriptor_pool.DescriptorPo
     """
     from google.protobuf import text_format
 
-    return text_format.Parse(text, message, descriptor_pool=pool)
+    return cast(M, text_format.Parse(text, message, descriptor_pool=pool))
 
 
 def format_text(message: Message, pool: descriptor_pool.DescriptorPool) -> str:
     """Return ``message`` in text format, expanding ``Any`` values found in ``pool``."""
     from google.protobuf import text_format
 
-    return text_format.MessageToString(message, descriptor_pool=pool)
+    return cast(str, text_format.MessageToString(message, descriptor_pool=pool))

@@ -42,7 +42,7 @@ class BlockHandle(NamedTuple):
 
 class Footer(NamedTuple):
     metaindex: BlockHandle
-    index: BlockHandle
+    index: BlockHandle  # type: ignore[assignment]  # field name shadows tuple.index on purpose
 
 
 # -- varints -----------------------------------------------------------------
