@@ -178,3 +178,32 @@ def test_safetensors_export_of_a_damaged_large_tensor_fails_and_leaves_no_file(t
         export_safetensors(src, tmp_path / "o.safetensors")
     assert os.path.basename(data) in str(info.value) and "'v'" in str(info.value)
     assert not any(name.startswith("o.safetensors") for name in os.listdir(tmp_path))
+
+
+def test_npz_refuses_variant_tensors_naming_the_tensor_and_checkpoint(tmp_path: Path) -> None:
+    src = CKPT_DIR / "variant" / "tensor_list"
+    with pytest.raises(UnsupportedError, match="variant") as info:
+        export_npz(src, tmp_path / "o.npz")
+    assert "tensor_list" in str(info.value)
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_cli_convert_of_variant_tensors_is_a_one_line_error(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["convert", str(CKPT_DIR / "variant" / "iterator"), str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "variant" in err and "iterator" in err and "Traceback" not in err
+
+
+def test_safetensors_refusal_names_the_checkpoint(tmp_path: Path) -> None:
+    src = save_checkpoint(tmp_path / "ck", {"c": np.ones(2, np.complex64)})
+    with pytest.raises(UnsupportedError) as info:
+        export_safetensors(src, tmp_path / "o.safetensors")
+    assert str(info.value).startswith(str(tmp_path / "ck"))
+
+
+def test_safetensors_refuses_a_tensor_named_like_the_metadata_entry(tmp_path: Path) -> None:
+    src = save_checkpoint(tmp_path / "ck", {"w": np.ones(2, np.float32)})
+    with pytest.raises(ValueError, match="__metadata__"):
+        export_safetensors(src, tmp_path / "o.safetensors", rename=["^w$=__metadata__"])
+    assert not (tmp_path / "o.safetensors").exists()

@@ -42,6 +42,7 @@ from .checksums import mask
 from .errors import ChecksumError, PathLike, UnsupportedError
 
 NPZ_DTYPES_KEY = "__tfformats_dtypes__"
+SAFETENSORS_METADATA_KEY = "__metadata__"
 
 SAFETENSORS_DTYPES = {
     dtypes.BOOL: "BOOL", dtypes.UINT8: "U8", dtypes.INT8: "I8", dtypes.INT16: "I16", dtypes.UINT16: "U16",
@@ -124,6 +125,11 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
         chosen = select_tensors(reader, only=only, rename=rename, include_object_graph=include_object_graph)
         infos = reader.tensor_infos()
         _check_npz_names(chosen)
+        for old in chosen.values():
+            row = infos[old].dtype
+            if not row.is_string and row.numpy is None:
+                raise UnsupportedError(f"tensor {old!r} has dtype {row.tf_name}, which .npz exports cannot hold "
+                                       "(use --only or edit --drop to leave it out)", reader.prefix)
         kinds: dict[str, object] = {}
         tmp = _tmp_path(path)
         written = 0
@@ -195,7 +201,7 @@ def load_npz(path: PathLike) -> dict[str, np.ndarray]:
 # -- safetensors ----------------------------------------------------------------------------------
 
 def _safetensors_header(chosen: dict[str, str], infos: dict[str, TensorInfo], metadata: dict[str, str],
-                        residue: int = 0) -> tuple[bytes, list[tuple[str, str, int]]]:
+                        residue: int = 0, source: Optional[str] = None) -> tuple[bytes, list[tuple[str, str, int]]]:
     """The header bytes and (name, checkpoint name, size) of each tensor in data order.
 
     The header is padded with spaces (JSON allows them) so the data starts
@@ -204,14 +210,17 @@ def _safetensors_header(chosen: dict[str, str], infos: dict[str, TensorInfo], me
     """
     header: dict[str, object] = {}
     if metadata:
-        header["__metadata__"] = metadata
+        header[SAFETENSORS_METADATA_KEY] = metadata
     layout = []
     offset = 0
     for new, old in chosen.items():
+        if new == SAFETENSORS_METADATA_KEY:
+            raise ValueError(f"tensor name {new!r} is reserved in .safetensors files")
         info = infos[old]
         code = SAFETENSORS_DTYPES.get(info.dtype.enum)
         if code is None:
-            raise UnsupportedError(f"tensor {old!r} has dtype {info.dtype.tf_name}, which safetensors cannot hold")
+            raise UnsupportedError(f"tensor {old!r} has dtype {info.dtype.tf_name}, which safetensors cannot hold "
+                                   "(use --only or edit --drop to leave it out)", source)
         size = info.size * info.dtype.itemsize
         header[new] = {"dtype": code, "shape": list(info.shape), "data_offsets": [offset, offset + size]}
         layout.append((new, old, size))
@@ -263,8 +272,8 @@ def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only:
             blob = bytes(reader.get_tensor(OBJECT_GRAPH_KEY).reshape(-1)[0])
             meta[OBJECT_GRAPH_KEY] = base64.b64encode(blob).decode("ascii")
         meta.update(metadata or {})
-        _, layout = _safetensors_header(chosen, infos, meta)
-        header, _ = _safetensors_header(chosen, infos, meta, _kernel_copy_residue(reader, layout))
+        _, layout = _safetensors_header(chosen, infos, meta, source=reader.prefix)
+        header, _ = _safetensors_header(chosen, infos, meta, _kernel_copy_residue(reader, layout), reader.prefix)
         tmp = _tmp_path(path)
         written = 0
         try:
