@@ -207,3 +207,11 @@ def test_safetensors_refuses_a_tensor_named_like_the_metadata_entry(tmp_path: Pa
     with pytest.raises(ValueError, match="__metadata__"):
         export_safetensors(src, tmp_path / "o.safetensors", rename=["^w$=__metadata__"])
     assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_cli_convert_with_an_invalid_only_pattern_is_a_one_line_error(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    src = save_checkpoint(tmp_path / "ck", {"w": np.ones(2)})
+    assert main(["convert", src, str(tmp_path / "o.npz"), "--only", "("]) == 2
+    err = capsys.readouterr().err
+    assert "only pattern '('" in err and "Traceback" not in err

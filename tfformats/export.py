@@ -66,9 +66,9 @@ def select_tensors(reader: CheckpointReader, *, only: Sequence[str] = (),
                    rename: Sequence[tuple[str, str] | str] = (),
                    include_object_graph: bool = False) -> dict[str, str]:
     """Exported name -> checkpoint name, after ``only`` (re.search) and ``rename`` (re.sub, in order)."""
-    from .edit import parse_rename
+    from .edit import _compile_all, parse_rename
 
-    only_res = [re.compile(p) for p in only]
+    only_res = _compile_all(only, "only")
     rules = [parse_rename(r) if isinstance(r, str) else r for r in rename]
     out: dict[str, str] = {}
     for name in reader.keys():
