@@ -215,3 +215,12 @@ def test_cli_convert_with_an_invalid_only_pattern_is_a_one_line_error(tmp_path: 
     assert main(["convert", src, str(tmp_path / "o.npz"), "--only", "("]) == 2
     err = capsys.readouterr().err
     assert "only pattern '('" in err and "Traceback" not in err
+
+
+def test_cli_convert_into_a_missing_folder_names_the_output_not_a_temporary_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = save_checkpoint(tmp_path / "ck", {"w": np.ones(2)})
+    out = tmp_path / "missing" / "o.npz"
+    assert main(["convert", src, str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(out) in err and ".tmp" not in err

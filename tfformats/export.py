@@ -88,6 +88,9 @@ def select_tensors(reader: CheckpointReader, *, only: Sequence[str] = (),
 
 
 def _tmp_path(path: str) -> str:
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
     return f"{path}.tmp{os.getpid()}"
 
 
