@@ -226,3 +226,10 @@ def test_large_tensor_read_in_chunks_is_exact_and_damage_in_a_late_chunk_is_caug
             reader.get_tensor("big")
         assert "'big'" in str(info.value) and data.name in str(info.value)
     assert [p.tensor for p in verify_checkpoint(prefix).problems] == ["big"]
+
+
+def test_folder_with_several_checkpoints_and_no_state_file_says_to_pick_one() -> None:
+    report = verify_checkpoint(CKPT_DIR / "names_edge")
+    assert not report.readable
+    assert "holds 2 checkpoints (object, raw)" in report.diagnosis[0]
+    assert "without a checkpoint" not in " ".join(report.diagnosis)

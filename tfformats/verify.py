@@ -293,6 +293,11 @@ def _why_unresolvable(path: str, exc: BaseException) -> str:
         return (f"the .index file of {os.path.basename(prefix)} is missing (only its .data files are there); "
                 "a V2 checkpoint cannot be read without its .index")
     if os.path.isdir(path):
+        indexes = sorted(n for n in os.listdir(path) if n.endswith(naming.INDEX_SUFFIX))
+        if len(indexes) > 1:
+            names = ", ".join(n[: -len(naming.INDEX_SUFFIX)] for n in indexes)
+            return (f"{path} holds {len(indexes)} checkpoints ({names}) and no 'checkpoint' state file telling "
+                    "which is the latest: pass one prefix")
         return f"{path} is a folder without a checkpoint: no 'checkpoint' state file, .index file or SavedModel variables"
     if not os.path.exists(path) and not isinstance(exc, FormatError):
         prefix = naming.prefix_of(path) or path
