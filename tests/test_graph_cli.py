@@ -134,3 +134,15 @@ def test_graph_of_a_frozen_saved_model_prints_the_feed_and_fetch_names(tmp_path,
     feeds = ", ".join(sorted(signature.inputs[k].name for k in signature.inputs))
     fetches = ", ".join(f"{k}:0" for k in sorted(signature.outputs))
     assert f"feed: {feeds}   fetch: {fetches}" in text
+
+
+def test_graph_ops_zero_lists_every_op_type_and_a_negative_count_is_refused(capsys) -> None:
+    meta = str(load_case("mlp").meta)
+    assert main(["graph", meta, "--ops", "0"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("op types"))
+    count = int(line.split("(")[1].split(")")[0])
+    assert count > 15 and len(line.split(": ", 1)[1].split(", ")) == count
+    with pytest.raises(SystemExit) as info:
+        main(["graph", meta, "--ops", "-1"])
+    assert info.value.code == 2
+    assert "--ops" in capsys.readouterr().err

@@ -22,9 +22,19 @@ examples:
 """
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count of 0 or more, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="a .pb/.pbtxt GraphDef, a .meta MetaGraphDef, or a SavedModel folder")
-    parser.add_argument("--ops", type=int, default=15, metavar="N", help="op types to list (default 15)")
+    parser.add_argument("--ops", type=_count, default=15, metavar="N", help="op types to list (default 15, 0: all)")
     parser.add_argument("--json", action="store_true", help="print the whole summary as JSON")
 
 
@@ -54,7 +64,7 @@ def _print_graph(g: dict[str, Any], args: argparse.Namespace, indent: str = "") 
     if g.get("signature_outputs"):
         print(f"{indent}signature outputs: {', '.join(g['signature_outputs'])}")
     ops = list(g["op_types"].items())
-    shown = ops[: args.ops]
+    shown = ops[: args.ops] if args.ops else ops
     print(f"{indent}op types ({len(ops)}): " + ", ".join(f"{op} {n}" for op, n in shown) +
           (", ..." if len(ops) > len(shown) else ""))
     if g["variables"]:
