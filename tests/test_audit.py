@@ -289,3 +289,12 @@ def test_state_file_naming_a_checkpoint_elsewhere_is_not_followed(tmp_path: Path
     report = audit_path(folder)
     assert [f.category for f in report.findings] == ["state_file"]
     assert report.findings[0].severity == "high"
+
+
+def test_auditing_every_dtype_prints_no_numpy_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["audit", str(FIXTURES / "ckpt" / "all_dtypes")]) == 0
+    assert capsys.readouterr().err == ""

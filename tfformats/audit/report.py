@@ -311,7 +311,8 @@ def audit_checkpoint(report: Report, path: PathLike, catalog: Catalog, *, locati
                 continue
             if value.dtype.kind in _FLOAT_KINDS or infos[name].dtype.name in ("bfloat16", "half") or \
                     infos[name].dtype.name.startswith("float8"):
-                as_float = value.astype(np.complex128 if value.dtype.kind == "c" else np.float64)
+                with np.errstate(invalid="ignore"):  # NaN of float8/float4 types warns when widened
+                    as_float = value.astype(np.complex128 if value.dtype.kind == "c" else np.float64)
                 nan = int(np.count_nonzero(np.isnan(as_float)))
                 inf = int(np.count_nonzero(np.isinf(as_float)))
                 if nan or inf:
