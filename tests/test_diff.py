@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixture_data import CKPT_DIR
 from tfformats.cli import main
 from tfformats.diff import diff_checkpoints
 from tfformats.save import save_checkpoint
@@ -62,3 +63,12 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert doc["equal"] is False and doc["tensors"][0]["max_abs"] == 1.0
     assert main(["diff", a, str(tmp_path / "missing")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "x"])
+def test_cli_diff_refuses_a_negative_or_non_finite_tolerance(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = str(CKPT_DIR / "sample")
+    with pytest.raises(SystemExit) as info:
+        main(["diff", sample, sample, "--atol", value])
+    assert info.value.code == 2
+    assert "--atol" in capsys.readouterr().err

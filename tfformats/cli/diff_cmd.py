@@ -19,11 +19,21 @@ example:
 """
 
 
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number of 0 or more, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("a", help="first checkpoint")
     parser.add_argument("b", help="second checkpoint")
-    parser.add_argument("--atol", type=float, default=0.0, help="absolute tolerance (default 0: bit-identical)")
-    parser.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0: bit-identical)")
+    parser.add_argument("--atol", type=_tolerance, default=0.0, help="absolute tolerance (default 0: bit-identical)")
+    parser.add_argument("--rtol", type=_tolerance, default=0.0, help="relative tolerance (default 0: bit-identical)")
     parser.add_argument("--include-object-graph", action="store_true",
                         help="also compare _CHECKPOINTABLE_OBJECT_GRAPH")
     parser.add_argument("--all", action="store_true", help="list identical tensors too")
