@@ -224,3 +224,17 @@ def test_cli_convert_into_a_missing_folder_names_the_output_not_a_temporary_file
     assert main(["convert", src, str(out)]) == 2
     err = capsys.readouterr().err
     assert str(out) in err and ".tmp" not in err
+
+
+@pytest.mark.parametrize("bad", ["a/../../b", "/abs/name", "..", "c:/x"])
+def test_npz_refuses_names_that_would_escape_when_unzipped(tmp_path, bad):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    import tfformats as tff
+
+    src = tmp_path / "src"
+    tff.save_checkpoint(src, {"w": np.arange(3, dtype=np.float32)})
+    out = tmp_path / "out.npz"
+    with pytest.raises(ValueError, match="outside"):
+        tff.convert(src, out, rename=[f"^w$={bad}"])
+    assert not out.exists()

@@ -168,6 +168,12 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
 def _check_npz_names(chosen: dict[str, str]) -> None:
     if NPZ_DTYPES_KEY in chosen:
         raise ValueError(f"tensor name {NPZ_DTYPES_KEY!r} is reserved in .npz exports")
+    for name in chosen:
+        # Names become zip member names: refuse ones an unzip tool would place outside its folder.
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+            raise ValueError(f"tensor name {name!r} cannot be an .npz member: it would point outside the archive "
+                             "folder when unzipped (rename it with --rename)")
 
 
 def load_npz(path: PathLike) -> dict[str, np.ndarray]:

@@ -449,8 +449,11 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
             saved_name = objects[handles[node.name]].variable.name or node.name
             labels[node.name] = repr(saved_name) + (f" (node {node.name!r})" if saved_name != node.name else "")
         checker = _UseChecker(graph, labels)
-        for node in var_nodes:
-            checker.check(node.name)
+        try:
+            for node in var_nodes:
+                checker.check(node.name)
+        except GraphError as exc:
+            raise GraphError(f"{path}: {exc}") from None
         prefix = os.path.join(dirpath, "variables", "variables")
         with load_checkpoint(prefix) as reader:
             keys = _checkpoint_keys(reader, prefix)
