@@ -62,6 +62,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args._run(args))
     except (TFFormatsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"tfformats {args.command}: error: {exc}", file=sys.stderr)
+        if getattr(args, "json", False):
+            # Scripts reading --json get a document even when the input cannot be read.
+            from .output import print_json
+
+            print_json({"error": str(exc), "error_type": type(exc).__name__, "path": getattr(exc, "path", None)
+                        or getattr(exc, "filename", None), "exit_status": EXIT_UNREADABLE})
         return EXIT_UNREADABLE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
