@@ -222,3 +222,44 @@ def test_writing_into_a_managed_folder_keeps_its_history(tmp_path: Path) -> None
     assert after.model_checkpoint_path == "edited"
     assert list(after.all_model_checkpoint_paths) == list(before.all_model_checkpoint_paths) + ["edited"]
     assert tff.latest_checkpoint(tmp_path / "m") == str(tmp_path / "m" / "edited")
+
+
+def test_big_endian_bundle_is_byte_swapped_on_read(tmp_path: Path) -> None:
+    """A bundle whose header says BIG has every element stored byte-swapped (CRCs over the stored bytes)."""
+    from tfformats import checksums
+    from tfformats.bundle import entries
+    from tfformats.bundle.reader import _swap_bytes
+    from tfformats.table import TableReader, TableWriter
+
+    prefix = CKPT_DIR / "all_dtypes" / "all_dtypes"
+    expected = load_expected(prefix)
+    data = bytearray((CKPT_DIR / "all_dtypes" / "all_dtypes.data-00000-of-00001").read_bytes())
+    with TableReader(str(prefix) + ".index") as table:
+        items = list(table.items())
+    header = entries.decode_header(items[0][1])
+    out_items = [(b"", entries.encode_header(header.num_shards, entries.BIG_ENDIAN))]
+    for key, value in items[1:]:
+        e = entries.decode_entry(key.decode("utf-8"), value, header)
+        if e.dtype.is_pod and not e.slices and e.size:
+            assert e.dtype.numpy is not None
+            arr = np.frombuffer(bytes(data[e.offset:e.offset + e.size]), e.dtype.numpy).copy()
+            _swap_bytes(arr)
+            stored = arr.tobytes()
+            data[e.offset:e.offset + e.size] = stored
+            e = e._replace(crc32c=checksums.masked_crc32c(stored))
+        out_items.append((key, entries.encode_entry(e)))
+    (tmp_path / "be.data-00000-of-00001").write_bytes(bytes(data))
+    with open(tmp_path / "be.index", "wb") as f:
+        writer = TableWriter(f)
+        for key, value in out_items:
+            writer.add(key, value)
+        writer.finish()
+    with tff.load_checkpoint(tmp_path / "be") as reader:
+        assert reader.header.endianness == entries.BIG_ENDIAN  # type: ignore[attr-defined]
+        swapped_any = False
+        for name, value in expected.values.items():
+            got = reader.get_tensor(name)
+            assert_bit_equal(got, value, name)
+            assert_bit_equal(reader.get_tensor(name, copy=False), value, name)
+            swapped_any |= value.dtype.itemsize > 1 and value.size > 0 and value.dtype != object
+        assert swapped_any
