@@ -179,6 +179,44 @@ def _compile_all(patterns: Sequence[str], what: str) -> list[re.Pattern[str]]:
     return out
 
 
+def keras_ema_pairs(graph: Any) -> dict[str, str]:
+    """Weight key -> moving-average key, for Keras optimizers built with ``use_ema=True``.
+
+    Such an optimizer tracks ``_trainable_variables`` and, index for index,
+    ``_model_variables_moving_average``; both lists hold the variables whose
+    ``VARIABLE_VALUE`` attributes carry the checkpoint keys.
+    """
+    nodes = graph.nodes
+
+    def child(node: Any, name: str) -> Optional[int]:
+        for c in node.children:
+            if c.local_name == name:
+                return int(c.node_id)
+        return None
+
+    def value_key(node_id: int) -> Optional[str]:
+        if not 0 <= node_id < len(nodes):
+            return None
+        for attr in nodes[node_id].attributes:
+            if attr.name == "VARIABLE_VALUE":
+                return str(attr.checkpoint_key)
+        return None
+
+    pairs: dict[str, str] = {}
+    for node in nodes:
+        weights, averages = child(node, "_trainable_variables"), child(node, "_model_variables_moving_average")
+        if weights is None or averages is None or max(weights, averages) >= len(nodes):
+            continue
+        for c in nodes[weights].children:
+            twin = child(nodes[averages], c.local_name)
+            if twin is None:
+                continue
+            weight, average = value_key(c.node_id), value_key(twin)
+            if weight and average:
+                pairs[weight] = average
+    return pairs
+
+
 def plan_edit(
     reader: CheckpointReader,
     *,
@@ -226,14 +264,19 @@ def plan_edit(
     if use_ema:
         originals = set(names)
         swapped = 0
+        averages = keras_ema_pairs(graph) if graph is not None else {}
         for n in list(sources):
-            if n.endswith(EMA_SUFFIX):
+            if n.endswith(EMA_SUFFIX) or n in averages.values():
                 del sources[n]
             elif n + EMA_SUFFIX in originals:
                 sources[n] = n + EMA_SUFFIX
                 swapped += 1
+            elif averages.get(n) in originals:
+                sources[n] = averages[n]
+                swapped += 1
         if not swapped:
-            notes.append(f"--use-ema: no '<name>{EMA_SUFFIX}' tensors found; nothing swapped")
+            notes.append(f"--use-ema: no '<name>{EMA_SUFFIX}' tensors and no Keras optimizer moving averages "
+                         "found; nothing swapped")
 
     # 3. rename, in the order given; re-keying from the object graph comes first.
     rules = [parse_rename(r) if isinstance(r, str) else r for r in rename]

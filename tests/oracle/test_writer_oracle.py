@@ -399,3 +399,27 @@ def test_tf_reads_large_tensors_copied_by_the_kernel_after_an_edit(tmp_path: Pat
     restored = tf.train.Checkpoint(**{k: tf.Variable(tf.zeros_like(v)) for k, v in values.items() if k != "first"})
     restored.read(result.prefix).expect_partial()
     assert restored.x.numpy().tobytes() == values["x"].tobytes()
+
+
+def test_use_ema_on_a_keras_optimizer_with_moving_averages(tmp_path: Path) -> None:
+    """--use-ema with a Keras optimizer built with use_ema=True: the model gets the averages."""
+    import keras
+
+    x = RNG.standard_normal((16, 3)).astype(np.float32)
+    model = _keras_model(3)
+    optimizer = keras.optimizers.Adam(0.05, use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=None)
+    y = RNG.standard_normal((16, 2)).astype(np.float32)
+    for _ in range(3):  # manual steps: fit() would copy the averages into the weights at the end
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((model(x) - y) ** 2)
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+    averages = [v.numpy() for v in optimizer._model_variables_moving_average]
+    weights = [v.numpy() for v in model.trainable_variables]
+    assert not all(np.array_equal(a, w) for a, w in zip(averages, weights))
+    src = tf.train.Checkpoint(model=model, optimizer=optimizer).save(str(tmp_path / "src" / "ckpt"))
+
+    result = edit_checkpoint(src, tmp_path / "out" / "ckpt", strip_optimizer=True, use_ema=True)
+    fresh = _keras_model(4)
+    tf.train.Checkpoint(model=fresh).restore(result.prefix).assert_consumed()
+    for got, want in zip(fresh.trainable_variables, averages):
+        np.testing.assert_array_equal(got.numpy(), want)

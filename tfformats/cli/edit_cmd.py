@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strip-global-step", action="store_true",
                         help="with --strip-optimizer, also remove global_step")
     parser.add_argument("--use-ema", action="store_true",
-                        help="replace each variable by its /ExponentialMovingAverage and drop the copies")
+                        help="replace each variable by its moving average and drop the copies: TF1 "
+                             "'<name>/ExponentialMovingAverage' tensors, or the averages of a Keras "
+                             "optimizer built with use_ema=True")
     parser.add_argument("--rename", action="append", default=[], metavar="PATTERN=REPLACEMENT",
                         help="re.sub on names, in the order given (repeatable)")
     parser.add_argument("--cast", action="append", default=[], metavar="FROM:TO",
