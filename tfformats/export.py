@@ -23,12 +23,13 @@ Both writers write to a temporary file and rename it, so a failed export leaves 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
 import zipfile
 from dataclasses import dataclass
-from typing import BinaryIO, Optional, Sequence
+from typing import BinaryIO, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -94,8 +95,30 @@ def _tmp_path(path: str) -> str:
     return f"{path}.tmp{os.getpid()}"
 
 
-def _finish(tmp: str, path: str) -> None:
-    os.replace(tmp, path)
+@contextlib.contextmanager
+def _atomic_output(path: str) -> Iterator[str]:
+    """Yield a temporary name beside ``path``; move it into place on success, remove it on failure."""
+    tmp = _tmp_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _opened(src: PathLike | CheckpointReader) -> Iterator[CheckpointReader]:
+    """The reader of ``src``; closed afterwards only when opened here."""
+    if isinstance(src, CheckpointReader):
+        yield src
+        return
+    reader = load_checkpoint(src)
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 # -- npz -------------------------------------------------------------------------------------------
@@ -123,8 +146,7 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
                rename: Sequence[tuple[str, str] | str] = (), include_object_graph: bool = False) -> ExportResult:
     """Write checkpoint tensors to an ``.npz`` archive (see the module docstring for the layout)."""
     path = os.fspath(out)
-    reader = src if isinstance(src, CheckpointReader) else load_checkpoint(src)
-    try:
+    with _opened(src) as reader:
         chosen = select_tensors(reader, only=only, rename=rename, include_object_graph=include_object_graph)
         infos = reader.tensor_infos()
         _check_npz_names(chosen)
@@ -134,9 +156,8 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
                 raise UnsupportedError(f"tensor {old!r} has dtype {row.tf_name}, which .npz exports cannot hold "
                                        "(use --only or edit --drop to leave it out)", reader.prefix)
         kinds: dict[str, object] = {}
-        tmp = _tmp_path(path)
         written = 0
-        try:
+        with _atomic_output(path) as tmp:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for new, old in chosen.items():
                     row = infos[old].dtype
@@ -154,14 +175,6 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
                 if kinds:
                     with archive.open(NPZ_DTYPES_KEY + ".npy", "w") as f:
                         np.lib.format.write_array(f, np.array(json.dumps(kinds, sort_keys=True)), allow_pickle=False)
-            _finish(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-    finally:
-        if not isinstance(src, CheckpointReader):
-            reader.close()
     return ExportResult(path, chosen, written)
 
 
@@ -269,8 +282,7 @@ def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only:
     header metadata (base64) under ``_CHECKPOINTABLE_OBJECT_GRAPH``.
     """
     path = os.fspath(out)
-    reader = src if isinstance(src, CheckpointReader) else load_checkpoint(src)
-    try:
+    with _opened(src) as reader:
         chosen = select_tensors(reader, only=only, rename=rename, include_object_graph=False)
         infos = reader.tensor_infos()
         meta = {"format": "np", "source": "tfformats"}
@@ -283,22 +295,13 @@ def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only:
         meta.update(metadata or {})
         _, layout = _safetensors_header(chosen, infos, meta, source=reader.prefix)
         header, _ = _safetensors_header(chosen, infos, meta, _kernel_copy_residue(reader, layout), reader.prefix)
-        tmp = _tmp_path(path)
         written = 0
-        try:
+        with _atomic_output(path) as tmp:
             with open(tmp, "wb") as f:
                 f.write(len(header).to_bytes(8, "little"))
                 f.write(header)
                 for new, old, size in layout:
                     written += _write_tensor_bytes(reader, old, f)
-            _finish(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-    finally:
-        if not isinstance(src, CheckpointReader):
-            reader.close()
     return ExportResult(path, chosen, written)
 
 
