@@ -97,7 +97,7 @@ print(json.dumps({"import_tf": t_import, "import_meta_graph": t_meta, "restore":
 OURS_WORKER = r"""
 import sys, time, json, os
 t0 = time.perf_counter()
-import tfformats.freeze as fz
+import tfformats.freezing as fz
 from tfformats.graphs import write_graph_def
 t_import = time.perf_counter() - t0
 data, out = sys.argv[1], sys.argv[2]

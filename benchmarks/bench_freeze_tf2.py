@@ -69,7 +69,7 @@ model.export(sys.argv[1], verbose=False)
 OURS = r"""
 import sys, time, json
 started = time.perf_counter()
-from tfformats.freeze.saved_model_v2 import load_and_freeze
+from tfformats.freezing.saved_model_v2 import load_and_freeze
 imported = time.perf_counter()
 result = load_and_freeze(sys.argv[1])
 data = result.graph_def.SerializeToString()
@@ -102,7 +102,7 @@ print(json.dumps({"import": imported - started, "load": after_load - imported, "
 
 LIBRARY_CLI = r"""
 import sys
-from tfformats.freeze.saved_model_v2 import load_and_freeze
+from tfformats.freezing.saved_model_v2 import load_and_freeze
 from tfformats.graphs.read import write_graph_def
 write_graph_def(load_and_freeze(sys.argv[1]).graph_def, sys.argv[2])
 """

@@ -70,7 +70,7 @@ def _save_worker(side: str, mode: str, prefix: str) -> dict[str, Any]:
         ckpt.write(prefix)
     else:
         sys.path.insert(0, str(ROOT))
-        import tfformats.save as save
+        import tfformats.checkpoint.save as save
 
         start = time.perf_counter()
         save.save_checkpoint(prefix, tensors)
@@ -175,7 +175,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         out.unlink()
 
     def run_startup() -> None:
-        t = _run_rss([args.tff_python, "-c", "import tfformats.cli, tfformats.edit, tfformats.export"])
+        t = _run_rss([args.tff_python, "-c", "import tfformats.cli, tfformats.rewrite.edit, tfformats.rewrite.export"])
         t["bytes"] = 0
         rewrites["startup"].append(t)
 
@@ -213,7 +213,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"| {label} | {t:.3f} s | {rate / 1e9:.2f} | {vs_cp} | {rss:.0f} |")
         rows.append({"task": key, "label": label, "median_seconds": t, "gb_per_s": rate / 1e9,
                      "peak_rss_mb": rss, "runs_seconds": [r["seconds"] for r in runs]})
-    print(f"| start-up alone (python importing tfformats.edit, .export) | {start_up:.3f} s |  |  | "
+    print(f"| start-up alone (python importing tfformats.rewrite.edit, .export) | {start_up:.3f} s |  |  | "
           f"{_med([r['rss_mb'] for r in rewrites['startup']]):.0f} |")
     print(f"\nwithout the start-up time: {'; '.join(net)}")
     print(f"save time ratio tfformats / TensorFlow (median of pairs): {_med(ratios):.2f}")

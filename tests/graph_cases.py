@@ -75,7 +75,7 @@ def load_case(name: str) -> GraphCase:
 
 def freeze_case(case: GraphCase) -> Any:
     """Freeze a case the way a user would: from the SavedModel, or .meta + checkpoint."""
-    import tfformats.freeze as fz
+    import tfformats.freezing as fz
 
     if case.saved_model is not None:
         return fz.freeze_saved_model(case.saved_model, ("serve",), case.doc.get("signature", "serving_default"))

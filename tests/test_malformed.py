@@ -12,7 +12,7 @@ from fixture_data import CKPT_DIR
 from tfformats import FormatError, load_checkpoint
 from tfformats.bundle.reader import BundleReader
 from tfformats.errors import GraphError, TFFormatsError
-from tfformats.legacy_v1 import V1Reader
+from tfformats.checkpoint.v1 import V1Reader
 from tfformats.proto import BundleEntryProto, BundleHeaderProto, GraphDef, TensorProto
 from tfformats.table import TableReader
 from tfformats.table import layout

@@ -8,39 +8,56 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import typing as _typing
 
-from .checkpoint import latest_checkpoint, list_variables, load_checkpoint, load_variable, resolve_checkpoint
-from .checkpoint_reader import CheckpointReader, TensorInfo
-from .errors import ChecksumError, FormatError, GraphError, MissingShardError, TFFormatsError, UnsupportedError
+from .checkpoint.interface import CheckpointReader, TensorInfo
+from .checkpoint.loading import latest_checkpoint, list_variables, load_checkpoint, load_variable, resolve_checkpoint
+from .errors import (CheckpointNotFoundError, ChecksumError, FormatError, GraphError, MissingShardError,
+                     TFFormatsError, TruncatedError, UnsupportedError, WrongFormatError)
 from .tensor_proto import from_numpy, to_numpy
 
 __version__ = "0.1.0"
 
-# Heavier parts load on first use so that `import tfformats` stays fast.
-_LAZY = {
+if _typing.TYPE_CHECKING:  # what the lazily loaded names are, for type checkers and IDEs
+    from . import dtypes, proto
+    from .audit.report import audit_path
+    from .bundle.writer import BundleWriter
+    from .checkpoint.diff import diff_checkpoints
+    from .checkpoint.save import save_checkpoint
+    from .checkpoint.verify import verify_checkpoint
+    from .freezing.freezer import FreezeResult, FreezeWarning, freeze, freeze_saved_model
+    from .graphs.read import read_graph_def, read_meta_graph, read_saved_model, write_graph_def
+    from .rewrite.edit import edit_checkpoint, plan_edit
+    from .rewrite.export import convert, export_npz, export_safetensors, load_npz
+
+# Heavier parts load on first use so that `import tfformats` stays fast. No lazy name may equal a
+# subpackage's name: importing that subpackage would replace the function with the module.
+_LAZY: dict[str, tuple[str, _typing.Optional[str]]] = {
     "proto": ("tfformats.proto", None),
     "dtypes": ("tfformats.dtypes", None),
     "read_graph_def": ("tfformats.graphs.read", "read_graph_def"),
     "read_meta_graph": ("tfformats.graphs.read", "read_meta_graph"),
     "read_saved_model": ("tfformats.graphs.read", "read_saved_model"),
     "write_graph_def": ("tfformats.graphs.read", "write_graph_def"),
-    "freeze": ("tfformats.freeze.freezer", "freeze"),
-    "freeze_saved_model": ("tfformats.freeze.freezer", "freeze_saved_model"),
-    "FreezeWarning": ("tfformats.freeze.freezer", "FreezeWarning"),
-    "save_checkpoint": ("tfformats.save", "save_checkpoint"),
+    "freeze": ("tfformats.freezing.freezer", "freeze"),
+    "freeze_saved_model": ("tfformats.freezing.freezer", "freeze_saved_model"),
+    "FreezeResult": ("tfformats.freezing.freezer", "FreezeResult"),
+    "FreezeWarning": ("tfformats.freezing.freezer", "FreezeWarning"),
+    "save_checkpoint": ("tfformats.checkpoint.save", "save_checkpoint"),
     "BundleWriter": ("tfformats.bundle.writer", "BundleWriter"),
-    "edit_checkpoint": ("tfformats.edit", "edit_checkpoint"),
-    "plan_edit": ("tfformats.edit", "plan_edit"),
-    "convert": ("tfformats.export", "convert"),
-    "export_npz": ("tfformats.export", "export_npz"),
-    "export_safetensors": ("tfformats.export", "export_safetensors"),
-    "load_npz": ("tfformats.export", "load_npz"),
-    "diff_checkpoints": ("tfformats.diff", "diff_checkpoints"),
+    "edit_checkpoint": ("tfformats.rewrite.edit", "edit_checkpoint"),
+    "plan_edit": ("tfformats.rewrite.edit", "plan_edit"),
+    "convert": ("tfformats.rewrite.export", "convert"),
+    "export_npz": ("tfformats.rewrite.export", "export_npz"),
+    "export_safetensors": ("tfformats.rewrite.export", "export_safetensors"),
+    "load_npz": ("tfformats.rewrite.export", "load_npz"),
+    "diff_checkpoints": ("tfformats.checkpoint.diff", "diff_checkpoints"),
+    "verify_checkpoint": ("tfformats.checkpoint.verify", "verify_checkpoint"),
+    "audit_path": ("tfformats.audit.report", "audit_path"),
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _LAZY:
         import importlib
 
@@ -52,11 +69,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'tfformats' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {"__version__"})
+
+
 __all__ = [
-    "BundleWriter", "FreezeWarning", "convert", "diff_checkpoints", "edit_checkpoint", "export_npz",
-    "export_safetensors", "load_npz", "plan_edit", "freeze", "freeze_saved_model", "read_graph_def", "read_meta_graph",
-    "read_saved_model", "save_checkpoint", "write_graph_def", "proto", "dtypes",
-    "CheckpointReader", "ChecksumError", "FormatError", "GraphError", "MissingShardError", "TFFormatsError",
-    "TensorInfo", "UnsupportedError", "from_numpy", "latest_checkpoint", "list_variables", "load_checkpoint",
-    "load_variable", "resolve_checkpoint", "to_numpy",
+    "BundleWriter", "CheckpointNotFoundError", "CheckpointReader", "ChecksumError", "FormatError", "FreezeResult",
+    "FreezeWarning", "GraphError", "MissingShardError", "TFFormatsError", "TensorInfo", "TruncatedError",
+    "UnsupportedError", "WrongFormatError", "audit_path", "convert", "diff_checkpoints", "dtypes", "edit_checkpoint",
+    "export_npz", "export_safetensors", "freeze", "freeze_saved_model", "from_numpy", "latest_checkpoint",
+    "list_variables", "load_checkpoint", "load_npz", "load_variable", "plan_edit", "proto", "read_graph_def",
+    "read_meta_graph", "read_saved_model", "resolve_checkpoint", "save_checkpoint", "to_numpy", "verify_checkpoint",
+    "write_graph_def",
 ]

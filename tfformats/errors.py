@@ -49,6 +49,14 @@ class FormatError(TFFormatsError, ValueError):
         return err
 
 
+class TruncatedError(FormatError):
+    """A file ends before the data its own structure promises (a cut download, a full disk)."""
+
+
+class WrongFormatError(FormatError):
+    """A file is some other kind of file than the one it was opened as (wrong magic, wrong message)."""
+
+
 class ChecksumError(FormatError):
     """Stored crc32c does not match the bytes: the file is damaged."""
 
@@ -63,3 +71,33 @@ class MissingShardError(FormatError, FileNotFoundError):
 
 class GraphError(TFFormatsError, ValueError):
     """A graph cannot be processed as asked (unknown node, cycle, unsupported op)."""
+
+
+class NotFoundError(TFFormatsError, FileNotFoundError):
+    """A path names nothing tfformats can open.
+
+    Both a :class:`TFFormatsError` and a ``FileNotFoundError``; ``path`` is the path that was asked for.
+    """
+
+    def __init__(self, detail: str, path: PathLike) -> None:
+        self.detail = detail
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {detail}")
+        # FileNotFoundError's own attributes, so that code written for open() errors keeps working
+        self.filename = self.path
+        self.strerror = detail
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}"
+
+
+class CheckpointNotFoundError(NotFoundError):
+    """Nothing that names a checkpoint exists at a path."""
+
+
+class ModelNotFoundError(NotFoundError):
+    """No graph, MetaGraph or SavedModel exists at a path."""
+
+
+class ArgumentError(TFFormatsError, ValueError):
+    """A call names something the file does not have (a tag set, a signature, a tensor); the file itself is fine."""

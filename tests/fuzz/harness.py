@@ -188,7 +188,7 @@ def corpus_entries(corpus: Path = CORPUS) -> list[tuple[Target, Seed, Path]]:
 # -- targets ------------------------------------------------------------------------------------------
 
 def _drain_reader(reader: object, max_tensors: int = 64) -> None:
-    from tfformats.checkpoint_reader import CheckpointReader
+    from tfformats.checkpoint.interface import CheckpointReader
 
     assert isinstance(reader, CheckpointReader)
     with reader:
@@ -237,7 +237,7 @@ def _run_bundle_data(data: bytes, seed: Seed, work: Path) -> None:
 
 
 def _run_v1(data: bytes, seed: Seed, work: Path) -> None:
-    from tfformats.legacy_v1 import V1Reader
+    from tfformats.checkpoint.v1 import V1Reader
 
     path = work / seed.file.name
     path.write_bytes(data)
@@ -245,7 +245,7 @@ def _run_v1(data: bytes, seed: Seed, work: Path) -> None:
 
 
 def _run_state(data: bytes, seed: Seed, work: Path) -> None:
-    from tfformats import checkpoint, state
+    from tfformats.checkpoint import loading as checkpoint, state
 
     for other in seed.file.parent.iterdir():
         if other.name != "checkpoint" and ".expected." not in other.name:

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the TF environment may not have tfformats installed
     sys.path.insert(0, str(REPO))
 
-from tfformats.freeze.saved_model_v2 import load_and_freeze  # noqa: E402
+from tfformats.freezing.saved_model_v2 import load_and_freeze  # noqa: E402
 
 SAVED_MODELS = REPO / "tests" / "fixtures" / "saved_models"
 FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io", "awkward_output_keys"]

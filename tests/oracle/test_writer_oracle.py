@@ -22,8 +22,8 @@ if str(REPO) not in sys.path:
 
 from tfformats import dtypes  # noqa: E402
 from tfformats.bundle.writer import BundleWriter  # noqa: E402
-from tfformats.checkpoint import load_checkpoint  # noqa: E402
-from tfformats.save import save_checkpoint  # noqa: E402
+from tfformats.checkpoint.loading import load_checkpoint  # noqa: E402
+from tfformats.checkpoint.save import save_checkpoint  # noqa: E402
 
 RNG = np.random.default_rng(4)
 
@@ -122,7 +122,7 @@ def test_tf1_saver_restores_a_checkpoint_we_wrote_into_its_graph(tmp_path: Path)
 
 # -- edited checkpoints --------------------------------------------------------------------------
 
-from tfformats.edit import edit_checkpoint  # noqa: E402
+from tfformats.rewrite.edit import edit_checkpoint  # noqa: E402
 
 
 def _keras_model(seed: int) -> Any:
@@ -370,7 +370,7 @@ def test_round_trip_tf_edit_tf_is_bit_exact_for_untouched_tensors(tmp_path: Path
 
 def test_safetensors_export_of_a_tf_checkpoint_loads_equal(tmp_path: Path) -> None:
     safetensors_numpy = pytest.importorskip("safetensors.numpy")
-    from tfformats.export import export_safetensors
+    from tfformats.rewrite.export import export_safetensors
 
     values = {"w": RNG.standard_normal((6, 5)).astype(np.float32), "i": np.arange(4, dtype=np.int32),
               "h": RNG.standard_normal(3).astype(np.float16)}
@@ -385,7 +385,7 @@ def test_safetensors_export_of_a_tf_checkpoint_loads_equal(tmp_path: Path) -> No
 
 
 def test_tf_reads_large_tensors_copied_by_the_kernel_after_an_edit(tmp_path: Path) -> None:
-    from tfformats.bundle.transfer import KERNEL_COPY_MIN
+    from tfformats._io.transfer import KERNEL_COPY_MIN
 
     n = KERNEL_COPY_MIN // 4 + 77  # past the kernel-copy size, and not a multiple of the copy alignment
     values = {"first": np.arange(3, dtype=np.int64), "x": RNG.standard_normal(n).astype(np.float32),

@@ -272,10 +272,10 @@ def audit_checkpoint(report: Report, path: PathLike, catalog: Catalog, *, locati
     """Integrity (every tensor read with checksums), NaN/Inf values, graphs hidden in string tensors."""
     import numpy as np
 
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint.loading import load_checkpoint
     from ..errors import TFFormatsError
 
-    from ..checkpoint import resolve_checkpoint
+    from ..checkpoint.loading import resolve_checkpoint
 
     text = os.fspath(path)
     _, prefix = resolve_checkpoint(text)
@@ -285,7 +285,7 @@ def audit_checkpoint(report: Report, path: PathLike, catalog: Catalog, *, locati
         report.add("high", "state_file", f"the checkpoint state file names {prefix!r}, outside {folder!r}; "
                    "not opened", location)
         return
-    from ..verify import verify_checkpoint
+    from ..checkpoint.verify import verify_checkpoint
 
     checked = verify_checkpoint(prefix)
     if not checked.readable:
@@ -337,7 +337,7 @@ def _inside(path: str, folder: str) -> bool:
 
 def _is_checkpoint(path: str) -> bool:
     from ..bundle import naming
-    from ..checkpoint import _is_table
+    from ..checkpoint.loading import _is_table
 
     if os.path.exists(naming.index_path(path)) or os.path.basename(path) == "checkpoint":
         return True

@@ -11,7 +11,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from .. import checksums, dtypes
-from ..checkpoint_reader import CheckpointReader, TensorInfo
+from ..checkpoint.interface import CheckpointReader, TensorInfo
 from ..errors import ChecksumError, FormatError, MissingShardError, PathLike
 from ..table import TableReader
 from . import data, naming

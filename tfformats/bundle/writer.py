@@ -19,7 +19,8 @@ from .. import checksums, dtypes
 from ..dtypes import DType
 from ..errors import ChecksumError, PathLike
 from ..table.writer import TableWriter
-from . import data, naming, transfer
+from . import data, naming
+from .._io import transfer
 from .entries import HEADER_KEY, Entry, encode_entry, encode_header
 from .slices import FULL, Extent, encode_slice_key, is_full, resolve
 

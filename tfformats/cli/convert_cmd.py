@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..export import convert
+    from ..rewrite.export import convert
     from .output import human_bytes, print_json
 
     try:

@@ -47,7 +47,7 @@ def _num(x: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..diff import diff_checkpoints
+    from ..checkpoint.diff import diff_checkpoints
     from .output import print_json, print_table
 
     result = diff_checkpoints(args.a, args.b, atol=args.atol, rtol=args.rtol,

@@ -60,8 +60,8 @@ def _summary(plan: object, prefix: str | None, written: int | None) -> dict[str,
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..checkpoint import load_checkpoint
-    from ..edit import edit_checkpoint, plan_edit
+    from ..checkpoint.loading import load_checkpoint
+    from ..rewrite.edit import edit_checkpoint, plan_edit
     from .output import Progress, human_bytes, print_json
 
     options = dict(keep=args.keep, drop=args.drop, strip_optimizer=args.strip_optimizer,

@@ -95,7 +95,7 @@ def _source(args: argparse.Namespace) -> tuple[Optional[str], Optional[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..freeze.freezer import freeze_graph_def, freeze_saved_model_report
+    from ..freezing.freezer import freeze_graph_def, freeze_saved_model_report
     from ..graphs.read import write_graph_def
     from .output import human_bytes, print_json
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..checkpoint_reader import CheckpointReader, TensorInfo
+    from ..checkpoint.interface import CheckpointReader, TensorInfo
 
 COMMAND = "inspect"
 HELP = "list the tensors of a checkpoint (dtype, shape, size), with values or statistics on request"
@@ -247,7 +247,7 @@ def _suggest(names: list[str], wanted: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint.loading import load_checkpoint
     from ..dtypes import VARIANT
     from .output import human_bytes, human_count, print_json, print_table
 

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..verify import verify_checkpoint
+    from ..checkpoint.verify import verify_checkpoint
     from .output import Progress, human_bytes, human_count, print_json
 
     progress = Progress(1, "verifying", stream=sys.stderr)

@@ -12,7 +12,7 @@ import os
 import re
 from typing import Any, Iterable, Literal, Optional
 
-from ..errors import FormatError, PathLike, UnsupportedError
+from ..errors import FormatError, ModelNotFoundError, PathLike, UnsupportedError
 
 Kind = Literal["graph", "meta", "saved_model"]
 
@@ -179,8 +179,8 @@ def saved_model_file(dirpath: PathLike) -> str:
     if os.path.isfile(os.path.join(d, SAVED_MODEL_CPB)):
         raise UnsupportedError("chunked SavedModel (saved_model.cpb) is not supported", d)
     if not os.path.isdir(d):
-        raise FileNotFoundError(f"{d}: no such SavedModel folder")
-    raise FileNotFoundError(f"{d}: no {SAVED_MODEL_PB} or {SAVED_MODEL_PBTXT} in this folder")
+        raise ModelNotFoundError("no such SavedModel folder", d)
+    raise ModelNotFoundError(f"no {SAVED_MODEL_PB} or {SAVED_MODEL_PBTXT} in this folder", d)
 
 
 def read_saved_model(dirpath: PathLike) -> Any:
@@ -214,7 +214,7 @@ def write_graph_def(graph_def: Any, path: PathLike, as_text: bool = False) -> No
         data = format_text(graph_def).encode("utf-8")
     else:
         data = graph_def.SerializeToString(deterministic=True)
-    from ..bundle.transfer import write_all
+    from .._io.transfer import write_all
 
     tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
     try:

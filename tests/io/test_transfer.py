@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tfformats import checksums
-from tfformats.bundle import transfer
+from tfformats._io import transfer
 from tfformats.errors import FormatError
 
 SIZE = 3 * transfer.KERNEL_COPY_MIN + 12345  # several buffers long, not a multiple of any

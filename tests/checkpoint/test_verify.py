@@ -11,7 +11,7 @@ import pytest
 import tfformats as tff
 from fixture_data import CKPT_DIR, all_prefixes, case_dir, load_expected
 from tfformats.cli import main
-from tfformats.verify import verify_checkpoint
+from tfformats.checkpoint.verify import verify_checkpoint
 
 PREFIXES = all_prefixes()
 IDS = [str(p.relative_to(CKPT_DIR)) for p in PREFIXES]

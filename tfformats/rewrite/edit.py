@@ -19,16 +19,16 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from . import dtypes
-from .bundle import naming
-from .bundle.entries import BIG_ENDIAN, Entry
-from .bundle.reader import BundleReader
-from .bundle.slices import Extent, encode_slice_key
-from .bundle.writer import BundleWriter
-from .checkpoint import load_checkpoint, resolve_checkpoint
-from .checkpoint_reader import OBJECT_GRAPH_KEY, CheckpointReader
-from .dtypes import DType
-from .errors import PathLike
+from .. import dtypes
+from ..bundle import naming
+from ..bundle.entries import BIG_ENDIAN, Entry
+from ..bundle.reader import BundleReader
+from ..bundle.slices import Extent, encode_slice_key
+from ..bundle.writer import BundleWriter
+from ..checkpoint.loading import load_checkpoint, resolve_checkpoint
+from ..checkpoint.interface import OBJECT_GRAPH_KEY, CheckpointReader
+from ..dtypes import DType
+from ..errors import PathLike
 
 EMA_SUFFIX = "/ExponentialMovingAverage"
 
@@ -135,8 +135,8 @@ def tf1_slot_keys_from_meta(meta_path: str, notes: Optional[list[str]] = None) -
         return set()
     from google.protobuf.message import DecodeError
 
-    from .graphs.read import read_meta_graph
-    from .proto import VariableDef
+    from ..graphs.read import read_meta_graph
+    from ..proto import VariableDef
 
     try:
         meta = read_meta_graph(meta_path)
@@ -448,7 +448,7 @@ def rewrite_object_graph(graph: object, key_map: dict[str, str], *, remove_optim
     references left without values and objects no longer reachable from the
     root; node ids are renumbered.
     """
-    from .proto import TrackableObjectGraph
+    from ..proto import TrackableObjectGraph
 
     nodes = graph.nodes  # type: ignore[attr-defined]
     excluded = optimizer_nodes(graph) if remove_optimizer else set()
@@ -619,7 +619,7 @@ def edit_checkpoint(
                 writer.add(OBJECT_GRAPH_KEY, arr)
         written = writer.bytes_written
     if update_state:
-        from .save import record_latest
+        from ..checkpoint.save import record_latest
 
         record_latest(dst_prefix)
     return EditResult(dst_prefix, plan, written)

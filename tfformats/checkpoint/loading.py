@@ -7,12 +7,12 @@ import os
 
 import numpy as np
 
+from ..bundle import naming
+from ..bundle.reader import BundleReader
+from ..errors import CheckpointNotFoundError, FormatError, PathLike
 from . import state
-from .bundle import naming
-from .bundle.reader import BundleReader
-from .checkpoint_reader import CheckpointReader
-from .errors import FormatError, PathLike
-from .legacy_v1 import V1Reader
+from .interface import CheckpointReader
+from .v1 import V1Reader
 
 _TABLE_MAGIC_TAIL = bytes.fromhex("57fb808b247547db")
 
@@ -45,14 +45,14 @@ def resolve_checkpoint(path: PathLike) -> tuple[str, str]:
         if os.path.exists(naming.index_path(saved_model_vars)):
             return "V2", saved_model_vars
         if os.path.isfile(os.path.join(text, state.STATE_FILENAME)):
-            raise FileNotFoundError(f"{text}: the checkpoint state file names a checkpoint that does not exist")
+            raise CheckpointNotFoundError("the checkpoint state file names a checkpoint that does not exist", text)
         indexes = glob.glob(os.path.join(glob.escape(text), "*.index"))
         if len(indexes) == 1:
             return "V2", indexes[0][: -len(naming.INDEX_SUFFIX)]
         if indexes:
-            raise FileNotFoundError(f"{text}: holds {len(indexes)} checkpoints and no 'checkpoint' state file; "
-                                    "name one prefix")
-        raise FileNotFoundError(f"{text}: no checkpoint found in this folder")
+            raise CheckpointNotFoundError(f"holds {len(indexes)} checkpoints and no 'checkpoint' state file; "
+                                    "name one prefix", text)
+        raise CheckpointNotFoundError("no checkpoint found in this folder", text)
     if os.path.basename(text) == state.STATE_FILENAME and os.path.isfile(text):
         recorded = state.read_state(text).model_checkpoint_path  # type: ignore[attr-defined]
         if not recorded:
@@ -64,7 +64,7 @@ def resolve_checkpoint(path: PathLike) -> tuple[str, str]:
     if prefix is not None and os.path.exists(naming.index_path(prefix)):
         return "V2", prefix
     if prefix is not None and text.endswith(naming.INDEX_SUFFIX):
-        raise FileNotFoundError(f"{text}: no such file")
+        raise CheckpointNotFoundError("no such file", text)
     if os.path.isfile(text):
         if _is_table(text):
             return "V1", text
@@ -72,9 +72,9 @@ def resolve_checkpoint(path: PathLike) -> tuple[str, str]:
     if glob.glob(text):
         return "V1", text
     if prefix is not None:
-        raise FileNotFoundError(f"{text}: the .index file of this checkpoint is missing "
-                                f"({naming.index_path(prefix)})")
-    raise FileNotFoundError(f"{text}: no checkpoint at this path (looked for {text}.index and {text})")
+        raise CheckpointNotFoundError("the .index file of this checkpoint is missing "
+                                f"({naming.index_path(prefix)})", text)
+    raise CheckpointNotFoundError(f"no checkpoint at this path (looked for {text}.index and {text})", text)
 
 
 def load_checkpoint(path: PathLike, *, verify_checksums: bool = True) -> CheckpointReader:

@@ -6,8 +6,8 @@ import os
 from typing import Mapping, Optional
 
 from . import state
-from .bundle.writer import BundleWriter, DTypeLike
-from .errors import PathLike
+from ..bundle.writer import BundleWriter, DTypeLike
+from ..errors import PathLike
 
 
 def save_checkpoint(

@@ -10,8 +10,8 @@ import pytest
 
 from fixture_data import CKPT_DIR
 from tfformats.cli import main
-from tfformats.diff import diff_checkpoints
-from tfformats.save import save_checkpoint
+from tfformats.checkpoint.diff import diff_checkpoints
+from tfformats.checkpoint.save import save_checkpoint
 
 
 def _pair(tmp_path: Path, a: dict[str, object], b: dict[str, object]) -> tuple[str, str]:

@@ -18,7 +18,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
-from .errors import ChecksumError, FormatError, MissingShardError, PathLike, TFFormatsError
+from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TFFormatsError
 
 # When at least this share of the tensors checked (and at least this many) fail
 # their checksums, one damaged spot is unlikely: the index and data files
@@ -97,7 +97,7 @@ def verify_checkpoint(path: PathLike, *, progress: Optional[Callable[[int, int],
     raises for a damaged or foreign file: the report says what is wrong.
     ``progress(done_bytes, total_bytes)`` is called as tensors are checked.
     """
-    from .checkpoint import resolve_checkpoint
+    from .loading import resolve_checkpoint
 
     text = os.fspath(path)
     report = VerifyReport(path=text)
@@ -122,9 +122,9 @@ def verify_checkpoint(path: PathLike, *, progress: Optional[Callable[[int, int],
 
 def _verify_v2(report: VerifyReport, prefix: str,
                progress: Optional[Callable[[int, int], None]]) -> None:
-    from .bundle import naming
-    from .bundle.entries import decode_entry
-    from .bundle.reader import BundleReader
+    from ..bundle import naming
+    from ..bundle.entries import decode_entry
+    from ..bundle.reader import BundleReader
 
     index = naming.index_path(prefix)
     try:
@@ -168,7 +168,7 @@ def _verify_v2(report: VerifyReport, prefix: str,
             if not entry.slices:
                 data.append((name, entry))
                 continue
-            from .bundle.slices import encode_slice_key
+            from ..bundle.slices import encode_slice_key
 
             for extents in entry.slices:
                 key = encode_slice_key(name, extents)
@@ -209,7 +209,7 @@ def _verify_v2(report: VerifyReport, prefix: str,
 
 
 def _check_shards(report: VerifyReport, reader: Any, prefix: str, data: list[tuple[str, Any]]) -> None:
-    from .bundle import naming
+    from ..bundle import naming
 
     needed = [0] * report.num_shards
     for _, entry in data:
@@ -235,8 +235,8 @@ def _check_shards(report: VerifyReport, reader: Any, prefix: str, data: list[tup
 # -- V1 tables -----------------------------------------------------------------------------
 
 def _verify_v1(report: VerifyReport, path: str) -> None:
-    from .legacy_v1 import V1Reader, v1_files
-    from .table import TableReader
+    from .v1 import V1Reader, v1_files
+    from ..table import TableReader
 
     files = v1_files(path)
     report.num_shards = len(files)
@@ -280,8 +280,8 @@ def _verify_v1(report: VerifyReport, path: str) -> None:
 # -- plain-words causes ---------------------------------------------------------------------
 
 def _why_unresolvable(path: str, exc: BaseException) -> str:
-    from .bundle import naming
-    from .checkpoint import _is_table
+    from ..bundle import naming
+    from .loading import _is_table
 
     if path.endswith(naming.INDEX_SUFFIX):
         bare = path[: -len(naming.INDEX_SUFFIX)]

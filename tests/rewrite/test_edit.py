@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from fixture_data import CKPT_DIR
-from tfformats import checkpoint_reader
+from tfformats.checkpoint import interface as checkpoint_reader
 from tfformats.bundle import naming
-from tfformats.checkpoint import load_checkpoint
+from tfformats.checkpoint.loading import load_checkpoint
 from tfformats.cli import main
-from tfformats.edit import edit_checkpoint, plan_edit, tf1_optimizer_keys
-from tfformats.save import save_checkpoint
+from tfformats.rewrite.edit import edit_checkpoint, plan_edit, tf1_optimizer_keys
+from tfformats.checkpoint.save import save_checkpoint
 
 OG = checkpoint_reader.OBJECT_GRAPH_KEY
 
@@ -166,7 +166,7 @@ def test_destination_equal_to_source_is_refused(tmp_path: Path) -> None:
 def test_destination_folder_is_created_and_gets_state_file(tmp_path: Path) -> None:
     src = save_checkpoint(tmp_path / "src", {"w": np.ones(2)})
     edit_checkpoint(src, tmp_path / "new" / "dir" / "ck")
-    from tfformats.checkpoint import latest_checkpoint
+    from tfformats.checkpoint.loading import latest_checkpoint
 
     assert latest_checkpoint(tmp_path / "new" / "dir") == str(tmp_path / "new" / "dir" / "ck")
 
@@ -238,7 +238,7 @@ def test_legacy_v1_checkpoint_is_rewritten_as_v2(tmp_path: Path) -> None:
 
 def _large_tensors() -> dict[str, np.ndarray]:
     """Tensors past the size from which stored bytes are copied inside the kernel."""
-    from tfformats.bundle.transfer import KERNEL_COPY_MIN
+    from tfformats._io.transfer import KERNEL_COPY_MIN
 
     rng = np.random.default_rng(3)
     n = KERNEL_COPY_MIN // 4 + 1000
@@ -255,7 +255,7 @@ def test_large_tensors_are_copied_bit_for_bit_across_shards(tmp_path: Path) -> N
     for name, value in tensors.items():
         got = after[name.replace("big/", "large/")]
         assert got.dtype == value.dtype and got.tobytes() == value.tobytes(), name
-    from tfformats.bundle.transfer import COPY_ALIGN
+    from tfformats._io.transfer import COPY_ALIGN
 
     with load_checkpoint(src) as before, load_checkpoint(tmp_path / "out") as edited:
         for name in ("big/a", "big/b"):  # copied by the kernel, lined up with the source

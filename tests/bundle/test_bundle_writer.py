@@ -17,8 +17,8 @@ from tfformats import dtypes
 from tfformats.bundle import naming
 from tfformats.bundle.reader import BundleReader
 from tfformats.bundle.writer import BundleWriter
-from tfformats.checkpoint import latest_checkpoint, load_checkpoint
-from tfformats.save import save_checkpoint
+from tfformats.checkpoint.loading import latest_checkpoint, load_checkpoint
+from tfformats.checkpoint.save import save_checkpoint
 from tfformats.table import layout
 from tfformats.table.reader import TableReader
 from tfformats.table.writer import TableWriter
@@ -257,7 +257,7 @@ def test_random_tensors_of_every_dtype_round_trip_through_bundle_writer_and_read
 
 
 def test_large_tensors_and_large_raw_chunks_get_correct_checksums(tmp_path: Path) -> None:
-    from tfformats.bundle.transfer import KERNEL_COPY_MIN
+    from tfformats._io.transfer import KERNEL_COPY_MIN
 
     rng = np.random.default_rng(11)
     big = rng.standard_normal(KERNEL_COPY_MIN // 4 + 5).astype(np.float32)

@@ -12,7 +12,7 @@ import os
 import warnings
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
-from ..checkpoint_reader import CheckpointReader
+from ..checkpoint.interface import CheckpointReader
 from ..errors import FormatError, GraphError, PathLike, UnsupportedError
 from ..graphs.names import node_name
 from ..graphs.opdefs import add_default_attrs_to_graph
@@ -66,7 +66,7 @@ def _as_graph(graph: GraphInput) -> tuple[Any, Optional[Any]]:
 def _open_reader(checkpoint: CheckpointInput) -> tuple[CheckpointReader, bool]:
     if isinstance(checkpoint, CheckpointReader):
         return checkpoint, False
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint.loading import load_checkpoint
 
     return load_checkpoint(checkpoint), True
 

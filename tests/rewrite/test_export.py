@@ -14,8 +14,8 @@ from fixture_data import CKPT_DIR, load_expected
 from tfformats.bundle import naming
 from tfformats.cli import main
 from tfformats.errors import UnsupportedError
-from tfformats.export import NPZ_DTYPES_KEY, convert, export_npz, export_safetensors, load_npz
-from tfformats.save import save_checkpoint
+from tfformats.rewrite.export import NPZ_DTYPES_KEY, convert, export_npz, export_safetensors, load_npz
+from tfformats.checkpoint.save import save_checkpoint
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
@@ -134,7 +134,7 @@ def test_cli_convert_unknown_extension_is_an_error(tmp_path: Path, capsys: pytes
 
 def _large(tmp_path: Path) -> tuple[str, dict[str, np.ndarray]]:
     """A checkpoint whose tensors are past the size copied inside the kernel."""
-    from tfformats.bundle.transfer import KERNEL_COPY_MIN
+    from tfformats._io.transfer import KERNEL_COPY_MIN
 
     rng = np.random.default_rng(5)
     tensors = {"w": rng.standard_normal((KERNEL_COPY_MIN // 8 + 3, 2)).astype(np.float32),
@@ -149,8 +149,8 @@ def test_safetensors_export_of_large_tensors_loads_back_equal(tmp_path: Path) ->
     assert sorted(loaded) == sorted(tensors)
     for name, value in tensors.items():
         assert loaded[name].dtype == value.dtype and loaded[name].tobytes() == np.asarray(value).tobytes(), name
-    from tfformats.bundle.transfer import COPY_ALIGN
-    from tfformats.checkpoint import load_checkpoint
+    from tfformats._io.transfer import COPY_ALIGN
+    from tfformats.checkpoint.loading import load_checkpoint
 
     raw = (tmp_path / "o.safetensors").read_bytes()
     header_size = int.from_bytes(raw[:8], "little")
@@ -162,7 +162,7 @@ def test_safetensors_export_of_large_tensors_loads_back_equal(tmp_path: Path) ->
 
 
 def test_safetensors_export_of_a_damaged_large_tensor_fails_and_leaves_no_file(tmp_path: Path) -> None:
-    from tfformats.checkpoint import load_checkpoint
+    from tfformats.checkpoint.loading import load_checkpoint
     from tfformats.errors import ChecksumError
 
     src, _ = _large(tmp_path)

@@ -33,14 +33,14 @@ from typing import BinaryIO, Iterator, Optional, Sequence
 
 import numpy as np
 
-from . import dtypes
-from .bundle import transfer
-from .bundle.entries import BIG_ENDIAN
-from .bundle.reader import BundleReader
-from .checkpoint import load_checkpoint
-from .checkpoint_reader import OBJECT_GRAPH_KEY, CheckpointReader, TensorInfo
-from .checksums import mask
-from .errors import ChecksumError, PathLike, UnsupportedError
+from .. import dtypes
+from .._io import transfer
+from ..bundle.entries import BIG_ENDIAN
+from ..bundle.reader import BundleReader
+from ..checkpoint.loading import load_checkpoint
+from ..checkpoint.interface import OBJECT_GRAPH_KEY, CheckpointReader, TensorInfo
+from ..checksums import mask
+from ..errors import ChecksumError, PathLike, UnsupportedError
 
 NPZ_DTYPES_KEY = "__tfformats_dtypes__"
 SAFETENSORS_METADATA_KEY = "__metadata__"

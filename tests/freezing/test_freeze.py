@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import tfformats as tff
-import tfformats.freeze as fz
+import tfformats.freezing as fz
 from graph_cases import case_names, freeze_case, load_case
 from tfformats.errors import FormatError, GraphError, UnsupportedError
-from tfformats.freeze.variables import VARIABLE_OPS
+from tfformats.freezing.variables import VARIABLE_OPS
 from tfformats.graphs import read_graph_def, read_meta_graph, read_saved_model
 
 CASES = case_names()
@@ -203,7 +203,7 @@ def test_freeze_saved_model_rejects_unknown_tags_listing_available(tmp_path) -> 
 
 def test_tf2_saved_model_is_not_supported_yet(tmp_path) -> None:
     try:
-        import tfformats.freeze.saved_model_v2  # noqa: F401
+        import tfformats.freezing.saved_model_v2  # noqa: F401
         pytest.skip("the TF2 freezer is installed")
     except ModuleNotFoundError:
         pass

@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 import tfformats.proto as proto
 from tfformats import dtypes
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def _load_compiler() -> ModuleType:

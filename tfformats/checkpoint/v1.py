@@ -13,13 +13,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import dtypes
-from .bundle.entries import check_shape
-from .bundle.slices import Extent, encode_slice_key, extents_from_proto, region, resolve
-from .checkpoint_reader import CheckpointReader, TensorInfo
-from .errors import FormatError, PathLike
-from .table import TableReader
-from .tensor_proto import values_from_fields
+from .. import dtypes
+from ..bundle.entries import check_shape
+from ..bundle.slices import Extent, encode_slice_key, extents_from_proto, region, resolve
+from .interface import CheckpointReader, TensorInfo
+from ..errors import CheckpointNotFoundError, FormatError, PathLike
+from ..table import TableReader
+from ..tensor_proto import values_from_fields
 
 
 class _V1Tensor:
@@ -39,7 +39,7 @@ def v1_files(path: PathLike) -> list[str]:
 
 
 def _parse_slices(value: bytes, path: str) -> Any:
-    from .proto import SavedTensorSlices
+    from ..proto import SavedTensorSlices
 
     msg = SavedTensorSlices()
     try:
@@ -58,7 +58,7 @@ class V1Reader(CheckpointReader):
         self.prefix = os.fspath(path)
         files = v1_files(path)
         if not files:
-            raise FileNotFoundError(f"no V1 checkpoint file matches {self.prefix}")
+            raise CheckpointNotFoundError("no V1 checkpoint file matches this path", self.prefix)
         self._tables: list[TableReader] = []
         self._tensors: dict[str, _V1Tensor] = {}
         try:

@@ -12,9 +12,9 @@ from typing import Optional
 
 import numpy as np
 
-from .checkpoint import load_checkpoint
-from .checkpoint_reader import OBJECT_GRAPH_KEY, CheckpointReader
-from .errors import PathLike
+from .loading import load_checkpoint
+from .interface import OBJECT_GRAPH_KEY, CheckpointReader
+from ..errors import PathLike
 
 _CHUNK_ELEMENTS = 1 << 21
 

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Optional, Sequence
 
-from .errors import FormatError, PathLike
+from ..errors import FormatError, PathLike
 
 STATE_FILENAME = "checkpoint"
 
@@ -16,7 +16,7 @@ def read_state(path: PathLike) -> object:
     """Parse a ``checkpoint`` file (or the folder holding one) into a CheckpointState."""
     from google.protobuf import text_format
 
-    from .proto import CheckpointState
+    from ..proto import CheckpointState
 
     file = os.fspath(path)
     if os.path.isdir(file):
@@ -72,7 +72,7 @@ def write_state(
     """Write a ``checkpoint`` file naming ``latest``; paths inside ``directory`` are stored relative."""
     from google.protobuf import text_format
 
-    from .proto import CheckpointState
+    from ..proto import CheckpointState
 
     folder = os.fspath(directory)
 

@@ -17,7 +17,7 @@ Freezing one signature:
    its captured inputs (``bound_inputs``, in input order), and the object ids
    are the node ids of the checkpoint's own object graph, whose
    ``VARIABLE_VALUE`` attribute holds the key;
-4. variables become Const (:class:`tfformats.freeze.constants.Converter`):
+4. variables become Const (:class:`tfformats.freezing.constants.Converter`):
    ``ReadVariableOp`` -> Identity, ``ResourceGather`` -> GatherV2, and
    functional control flow (If/While/Case) passes values instead of handles
    into converted copies of its functions;
@@ -410,7 +410,7 @@ class _UseChecker:
 def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature: str = "serving_default", *,
                       clear_devices: bool = True) -> TF2FreezeResult:
     """Like :func:`freeze_tf2_saved_model`, also saying which variables were frozen from which keys."""
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint.loading import load_checkpoint
     from ..graphs.read import saved_model_file
 
     path = saved_model_file(dirpath) if os.path.isdir(dirpath) else dirpath

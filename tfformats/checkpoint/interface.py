@@ -7,8 +7,8 @@ from typing import Any, Iterator, NamedTuple, Optional
 
 import numpy as np
 
-from . import dtypes
-from .dtypes import DType
+from .. import dtypes
+from ..dtypes import DType
 
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
@@ -101,14 +101,14 @@ class CheckpointReader(abc.ABC):
         """The parsed ``TrackableObjectGraph`` of a TF2 object-based checkpoint, else None."""
         if OBJECT_GRAPH_KEY not in self:
             return None
-        from .proto import TrackableObjectGraph
+        from ..proto import TrackableObjectGraph
 
         value = self.get_tensor(OBJECT_GRAPH_KEY)
         graph = TrackableObjectGraph()
         try:
             graph.ParseFromString(bytes(value.reshape(-1)[0]) if value.size else b"")
         except Exception as exc:
-            from .errors import FormatError
+            from ..errors import FormatError
 
             raise FormatError(f"{OBJECT_GRAPH_KEY} does not hold a TrackableObjectGraph: {exc}",
                               self.prefix) from None

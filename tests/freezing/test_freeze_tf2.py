@@ -19,14 +19,14 @@ import pytest
 
 from tfformats import dtypes
 from tfformats.errors import FormatError, GraphError, UnsupportedError
-from tfformats.freeze.saved_model_v2 import freeze_tf2_report, is_tf2_meta_graph, load_and_freeze
+from tfformats.freezing.saved_model_v2 import freeze_tf2_report, is_tf2_meta_graph, load_and_freeze
 from tfformats.graphs.inline import inline_calls
 from tfformats.graphs.names import node_name
 from tfformats.graphs.opdefs import op_defs_by_name
 from tfformats.proto import SavedModel
 from tfformats.tensor_proto import to_numpy
 
-SAVED_MODELS = Path(__file__).parent / "fixtures" / "saved_models"
+SAVED_MODELS = Path(__file__).parent.parent / "fixtures" / "saved_models"
 FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io"]
 VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
 RESOURCE_READS = {"ReadVariableOp", "ResourceGather", "ResourceGatherNd"}
@@ -229,7 +229,7 @@ def test_tf1_meta_graph_is_refused() -> None:
 
 
 def test_freeze_saved_model_front_door_dispatches_to_the_tf2_freezer() -> None:
-    from tfformats.freeze import freeze_saved_model
+    from tfformats.freezing import freeze_saved_model
 
     frozen = freeze_saved_model(str(_model_dir("keras_mlp")))
     ops = {n.op for n in frozen.node}

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
+import tfformats.checkpoint.state
 from fixture_data import CKPT_DIR, all_prefixes, load_expected
 
 PREFIXES = all_prefixes()
@@ -216,9 +217,9 @@ def test_writing_into_a_managed_folder_keeps_its_history(tmp_path: Path) -> None
 
     src = CKPT_DIR / "manager"
     shutil.copytree(src, tmp_path / "m")
-    before = tff.state.read_state(tmp_path / "m")
+    before = tfformats.checkpoint.state.read_state(tmp_path / "m")
     tff.save_checkpoint(tmp_path / "m" / "edited", {"x": np.arange(3, dtype=np.float32)}, update_state=True)
-    after = tff.state.read_state(tmp_path / "m")
+    after = tfformats.checkpoint.state.read_state(tmp_path / "m")
     assert after.model_checkpoint_path == "edited"
     assert list(after.all_model_checkpoint_paths) == list(before.all_model_checkpoint_paths) + ["edited"]
     assert tff.latest_checkpoint(tmp_path / "m") == str(tmp_path / "m" / "edited")

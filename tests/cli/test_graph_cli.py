@@ -123,7 +123,7 @@ def test_graph_of_a_frozen_saved_model_prints_the_feed_and_fetch_names(tmp_path,
     import tfformats as tff
     from tfformats.cli import main as cli_main
 
-    model = Path(__file__).parent / "fixtures" / "saved_models" / "keras_cnn" / "model"
+    model = Path(__file__).parent.parent / "fixtures" / "saved_models" / "keras_cnn" / "model"
     meta = tff.read_saved_model(model).meta_graphs[0]
     signature = meta.signature_def["serving_default"]
     out = tmp_path / "frozen.pb"
