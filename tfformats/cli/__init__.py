@@ -15,8 +15,10 @@ from typing import Optional, Sequence
 
 from ..errors import TFFormatsError
 
-# Subcommands in the order --help lists them. A module that is not present is skipped.
-SUBCOMMANDS = ["inspect", "verify", "graph", "freeze", "edit", "convert", "diff", "audit"]
+# Subcommand modules (``<name>_cmd``) in the order --help lists them; each sets its own COMMAND.
+# A module that is not present is skipped.
+SUBCOMMANDS = ["inspect", "verify", "graph", "freeze", "edit", "convert", "diff", "audit", "onnx", "run",
+               "saved_model"]
 
 EXIT_OK, EXIT_PROBLEM, EXIT_UNREADABLE = 0, 1, 2
 
