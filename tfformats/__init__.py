@@ -29,6 +29,7 @@ if _typing.TYPE_CHECKING:  # what the lazily loaded names are, for type checkers
     from .graphs.read import read_graph_def, read_meta_graph, read_saved_model, write_graph_def
     from .rewrite.edit import edit_checkpoint, plan_edit
     from .rewrite.export import convert, export_npz, export_safetensors, load_npz
+    from .serving.saved_model import write_saved_model
 
 # Heavier parts load on first use so that `import tfformats` stays fast. No lazy name may equal a
 # subpackage's name: importing that subpackage would replace the function with the module.
@@ -54,6 +55,7 @@ _LAZY: dict[str, tuple[str, _typing.Optional[str]]] = {
     "diff_checkpoints": ("tfformats.checkpoint.diff", "diff_checkpoints"),
     "verify_checkpoint": ("tfformats.checkpoint.verify", "verify_checkpoint"),
     "audit_path": ("tfformats.audit.report", "audit_path"),
+    "write_saved_model": ("tfformats.serving.saved_model", "write_saved_model"),
 }
 
 
@@ -80,5 +82,5 @@ __all__ = [
     "export_npz", "export_safetensors", "freeze", "freeze_saved_model", "from_numpy", "latest_checkpoint",
     "list_variables", "load_checkpoint", "load_npz", "load_variable", "plan_edit", "proto", "read_graph_def",
     "read_meta_graph", "read_saved_model", "resolve_checkpoint", "save_checkpoint", "to_numpy", "verify_checkpoint",
-    "write_graph_def",
+    "write_graph_def", "write_saved_model",
 ]

@@ -1,0 +1,248 @@
+"""Write a frozen GraphDef as a TF1 SavedModel with one serving signature and no variables.
+
+TensorFlow's own tools that want a SavedModel rather than a frozen graph (the
+TFLite converter, TF-TRT, TensorFlow Serving, ``tf.saved_model.load``) accept
+what this writes. The layout copies what ``tf.compat.v1.saved_model.Builder``
+writes for a graph without variables: ``saved_model.pb`` holding one
+MetaGraphDef (tags, the ops the graph uses as ``stripped_op_list``, the
+graph, a ``tensorflow/serving/predict`` SignatureDef) beside an empty
+``variables/`` folder, and no saver.
+
+Example:
+    >>> import tfformats as tff
+    >>> tff.write_saved_model("frozen.pb", "export/1", inputs=["x"], outputs=["probs"])
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
+
+from ..errors import ArgumentError, GraphError, PathLike
+from .tensors import GraphIndex, TensorSpec
+
+PREDICT_METHOD = "tensorflow/serving/predict"
+SCHEMA_VERSION = 1  # the only SavedModel schema version TensorFlow has written
+VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp", "VarIsInitializedOp"})
+
+TensorNames = Union[str, Sequence[str], Mapping[str, str], None]
+
+
+class SavedModelInfo(NamedTuple):
+    """What :func:`write_saved_model` wrote."""
+
+    path: str
+    signature: str
+    tags: list[str]
+    inputs: dict[str, TensorSpec]  # signature key -> tensor
+    outputs: dict[str, TensorSpec]
+    ops: list[str]  # op types listed in stripped_op_list
+    unregistered_ops: list[str]  # op types TensorFlow's standard registry does not know (left out of the list)
+    tensorflow_version: str
+
+
+def _load_graph(graph: Any) -> tuple[Any, str]:
+    if isinstance(graph, (str, os.PathLike)):
+        from ..graphs.read import read_graph_def
+
+        return read_graph_def(graph), os.fspath(graph)
+    if type(graph).DESCRIPTOR.full_name != "tensorflow.GraphDef":
+        raise TypeError(f"expected a GraphDef or a path, not {type(graph).DESCRIPTOR.full_name}")
+    return graph, "<graph>"
+
+
+def default_key(tensor: str) -> str:
+    """Signature key for a tensor given without one: ``x:0`` -> ``x``, ``split:1`` -> ``split_1``."""
+    node, _, index = tensor.rpartition(":")
+    return node if index == "0" else f"{node}_{index}"
+
+
+def parse_names(names: TensorNames) -> list[tuple[Optional[str], str]]:
+    """``[(key or None, tensor)]`` from ``"a,b"``, ``["k=a:0"]`` or ``{"k": "a:0"}``."""
+    if names is None:
+        return []
+    if isinstance(names, Mapping):
+        return [(str(k), str(v)) for k, v in names.items()]
+    items = [p for p in names.split(",")] if isinstance(names, str) else list(names)
+    out: list[tuple[Optional[str], str]] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        key, sep, tensor = item.partition("=")
+        out.append((key.strip(), tensor.strip()) if sep else (None, item))
+    return out
+
+
+def _resolve(index: GraphIndex, names: list[tuple[Optional[str], str]], what: str) -> dict[str, TensorSpec]:
+    specs = index.specs([t for _, t in names], what)
+    out: dict[str, TensorSpec] = {}
+    for (key, _), spec in zip(names, specs):
+        key = key or default_key(spec.name)
+        if key in out:
+            raise ArgumentError(f"{index.source}: {what} key {key!r} is given twice ({out[key].name}, {spec.name})")
+        out[key] = spec
+    return out
+
+
+def _needed_placeholders(index: GraphIndex, outputs: Iterable[TensorSpec]) -> list[str]:
+    from ..graphs.prune import extract_sub_graph
+
+    pruned = extract_sub_graph(index.graph_def, list(dict.fromkeys(s.name.rpartition(":")[0] for s in outputs)),
+                               by_name=index.nodes)
+    wanted = {n.name for n in pruned.node}
+    return [p for p in index.placeholders() if p.rpartition(":")[0] in wanted]
+
+
+def _check_frozen(index: GraphIndex) -> None:
+    left = [n.name for n in index.graph_def.node if n.op in VARIABLE_OPS]
+    if left:
+        shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+        raise GraphError(f"{index.source}: the graph still has variables ({shown}); freeze it first "
+                         "(tfformats freeze) so that the SavedModel needs no checkpoint")
+
+
+def used_ops(graph_def: Any) -> list[str]:
+    """Op types the graph and its function bodies run, without the library's own function names."""
+    functions = {f.signature.name for f in graph_def.library.function}
+    ops = {n.op for n in graph_def.node}
+    for fn in graph_def.library.function:
+        ops.update(n.op for n in fn.node_def)
+    return sorted(ops - functions)
+
+
+def stripped_op_list(graph_def: Any) -> tuple[Any, list[str]]:
+    """``(OpList of the standard ops the graph uses, op types the registry does not know)``."""
+    from ..graphs.registry import op_def
+    from ..proto import OpList
+
+    op_list = OpList()
+    unknown = []
+    for name in used_ops(graph_def):
+        found = op_def(name)
+        if found is None:
+            unknown.append(name)
+        else:
+            op_list.op.add().CopyFrom(found)
+    return op_list, unknown
+
+
+def _tensor_info(spec: TensorSpec) -> Any:
+    from ..proto import TensorInfo
+
+    info = TensorInfo(name=spec.name, dtype=spec.dtype)
+    if spec.shape is None:
+        info.tensor_shape.unknown_rank = True
+    else:
+        for size in spec.shape:
+            info.tensor_shape.dim.add(size=size)
+    return info
+
+
+def build_saved_model(graph_def: Any, inputs: Mapping[str, TensorSpec], outputs: Mapping[str, TensorSpec], *,
+                      signature: str = "serving_default", tags: Sequence[str] = ("serve",)) -> tuple[Any, list[str]]:
+    """The SavedModel message and the op types left out of its op list."""
+    from ..graphs.registry import bundled_registry
+    from ..proto import SavedModel
+
+    saved = SavedModel(saved_model_schema_version=SCHEMA_VERSION)
+    meta = saved.meta_graphs.add()
+    op_list, unknown = stripped_op_list(graph_def)
+    meta.meta_info_def.stripped_op_list.CopyFrom(op_list)
+    meta.meta_info_def.tags.extend(tags)
+    meta.meta_info_def.tensorflow_version = bundled_registry().tensorflow_version
+    meta.graph_def.CopyFrom(graph_def)
+    sig = meta.signature_def[signature]
+    sig.method_name = PREDICT_METHOD
+    for key, spec in inputs.items():
+        sig.inputs[key].CopyFrom(_tensor_info(spec))
+    for key, spec in outputs.items():
+        sig.outputs[key].CopyFrom(_tensor_info(spec))
+    return saved, unknown
+
+
+def _prepare_target(out_dir: str, overwrite: bool) -> None:
+    if os.path.isfile(out_dir) or os.path.islink(out_dir) and not os.path.isdir(out_dir):
+        raise ArgumentError(f"{out_dir}: exists and is a file, not a folder")
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
+        raise ArgumentError(f"{out_dir}: folder exists and is not empty (overwrite it with --overwrite / "
+                            "overwrite=True)")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    if not os.path.isdir(parent):
+        raise ArgumentError(f"{out_dir}: the folder {parent} does not exist")
+
+
+def _install(tmp: str, out_dir: str) -> None:
+    """Move the finished folder ``tmp`` to ``out_dir``, replacing what is there."""
+    old = None
+    if os.path.lexists(out_dir):
+        old = f"{out_dir}.old{os.getpid()}"
+        os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = None, outputs: TensorNames,
+                      signature: str = "serving_default", tags: Sequence[str] = ("serve",),
+                      overwrite: bool = False) -> SavedModelInfo:
+    """Write a frozen GraphDef as a TF1 SavedModel folder with one predict signature.
+
+    Args:
+        graph: a frozen GraphDef or the path of a ``.pb``/``.pbtxt``.
+        out_dir: folder to create; an existing non-empty one is refused unless ``overwrite``.
+        inputs: tensors fed by the signature (``"x"``, ``"x:0"``, ``"key=x:0"``, a list of those or a
+            ``{key: tensor}`` dict); default: every Placeholder the outputs depend on.
+        outputs: tensors the signature returns, in the same forms. A key defaults to the node name.
+        signature: the SignatureDef key.
+        tags: the meta graph's tag set.
+
+    Raises:
+        ArgumentError: an input or output is not in the graph (with close names), or ``out_dir`` is taken.
+        GraphError: the graph still has variables.
+    """
+    graph_def, source = _load_graph(graph)
+    index = GraphIndex(graph_def, source)
+    _check_frozen(index)
+    out_names = parse_names(outputs)
+    if not out_names:
+        raise ArgumentError(f"{source}: give at least one output tensor")
+    out_specs = _resolve(index, out_names, "output")
+    in_names = parse_names(inputs)
+    if not in_names:
+        in_names = [(None, p) for p in _needed_placeholders(index, out_specs.values())]
+    in_specs = _resolve(index, in_names, "input")
+    if not re.fullmatch(r"\S+", signature):
+        raise ArgumentError(f"signature key {signature!r} must be a non-empty word")
+    tag_list = [t for t in tags if t]
+    if not tag_list:
+        raise ArgumentError("give at least one tag (serve)")
+    saved, unknown = build_saved_model(graph_def, in_specs, out_specs, signature=signature, tags=tag_list)
+
+    target = os.fspath(out_dir).rstrip("/") or os.fspath(out_dir)
+    _prepare_target(target, overwrite)
+    tmp = f"{target}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        os.makedirs(os.path.join(tmp, "variables"))
+        from .._io.transfer import write_all
+
+        with open(os.path.join(tmp, "saved_model.pb"), "wb") as f:
+            write_all(f, saved.SerializeToString(deterministic=True))
+        _install(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    meta = saved.meta_graphs[0]
+    return SavedModelInfo(target, signature, tag_list, in_specs, out_specs,
+                          [op.name for op in meta.meta_info_def.stripped_op_list.op], unknown,
+                          meta.meta_info_def.tensorflow_version)
+
+
+__all__ = ["PREDICT_METHOD", "SavedModelInfo", "build_saved_model", "default_key", "parse_names",
+           "stripped_op_list", "used_ops", "write_saved_model"]
