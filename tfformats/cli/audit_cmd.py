@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import batch_cmd
+
 COMMAND = "audit"
 HELP = "list the ops a graph, SavedModel or checkpoint would run and flag risky ones"
 DESCRIPTION = """\
@@ -22,7 +24,8 @@ Exit status: 0 when nothing at or above --fail-on is found, 1 otherwise,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="GraphDef, .meta, SavedModel folder or checkpoint")
+    parser.add_argument("path", nargs="*",
+                        help="GraphDef, .meta, SavedModel folder or checkpoint; several: batch mode")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--fail-on", default="high", choices=["info", "low", "medium", "high", "critical"],
                         help="lowest severity that makes the exit status 1 (default: high)")
@@ -31,9 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ops", action="store_true", help="also list every op with the path where it was found")
     parser.add_argument("--no-variables", action="store_true",
                         help="do not read a SavedModel's variables checkpoint")
+    batch_cmd.add_batch_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if batch_cmd.wants_batch(args, COMMAND):
+        return batch_cmd.run_batch(args, COMMAND)
     import sys
 
     from ..audit import audit_path

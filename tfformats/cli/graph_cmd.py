@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from . import batch_cmd
+
 COMMAND = "graph"
 HELP = "summarize a GraphDef (.pb/.pbtxt), MetaGraphDef (.meta) or SavedModel folder"
 DESCRIPTION = """\
@@ -33,9 +35,11 @@ def _count(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="a .pb/.pbtxt GraphDef, a .meta MetaGraphDef, or a SavedModel folder")
+    parser.add_argument("path", nargs="*",
+                        help="a .pb/.pbtxt GraphDef, a .meta MetaGraphDef, or a SavedModel folder; several: batch mode")
     parser.add_argument("--ops", type=_count, default=15, metavar="N", help="op types to list (default 15, 0: all)")
     parser.add_argument("--json", action="store_true", help="print the whole summary as JSON")
+    batch_cmd.add_batch_arguments(parser)
 
 
 def _shape(shape: Any) -> str:
@@ -102,6 +106,8 @@ def _print_meta(m: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if batch_cmd.wants_batch(args, COMMAND):
+        return batch_cmd.run_batch(args, COMMAND)
     from ..graphs.read import read_message
     from ..graphs.summary import summarize
     from .output import print_json

@@ -7,6 +7,8 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
+from . import batch_cmd
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -49,7 +51,8 @@ _STATS_CHUNK = 1 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="checkpoint prefix, .index/.data file, folder, state file or V1 file")
+    parser.add_argument("path", nargs="*",
+                        help="checkpoint prefix, .index/.data file, folder, state file or V1 file; several: batch mode")
     parser.add_argument("--tensor", metavar="NAME", help="print the values of one tensor")
     parser.add_argument("--all", action="store_true", help="print the values of every tensor")
     parser.add_argument("--full", action="store_true", help="with --tensor/--all: print every value, not a summary")
@@ -57,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add min/max/mean/std and NaN/Inf counts (strings: count and lengths)")
     parser.add_argument("--json", action="store_true", help="print one JSON document (keys above)")
     parser.add_argument("--no-verify", action="store_true", help="skip checksum verification when reading values")
+    batch_cmd.add_batch_arguments(parser)
 
 
 # -- statistics ---------------------------------------------------------------------------
@@ -247,6 +251,8 @@ def _suggest(names: list[str], wanted: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if batch_cmd.wants_batch(args, COMMAND):
+        return batch_cmd.run_batch(args, COMMAND)
     from ..checkpoint.loading import load_checkpoint
     from ..dtypes import VARIANT
     from .output import human_bytes, human_count, print_json, print_table

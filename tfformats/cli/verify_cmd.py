@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import batch_cmd
+
 COMMAND = "verify"
 HELP = "check every block and tensor checksum and every shard; explain damage in plain words"
 DESCRIPTION = """\
@@ -27,11 +29,15 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="checkpoint prefix, .index/.data file, folder, state file or V1 file")
+    parser.add_argument("path", nargs="*",
+                        help="checkpoint prefix, .index/.data file, folder, state file or V1 file; several: batch mode")
     parser.add_argument("--json", action="store_true", help="print one JSON document (keys above)")
+    batch_cmd.add_batch_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if batch_cmd.wants_batch(args, COMMAND):
+        return batch_cmd.run_batch(args, COMMAND)
     from ..checkpoint.verify import verify_checkpoint
     from .output import Progress, human_bytes, human_count, print_json
 

@@ -1,0 +1,98 @@
+"""Run a batch on a Dask cluster (the optional ``distributed`` package): each model is one task.
+
+On the worker, the task runs the model in a child process exactly as the local pool does
+(:func:`~tfformats.batch.isolate.run_isolated`), so a bad model costs a child process, not the worker. A worker
+that dies anyway (killed, out of memory) has its tasks rescheduled by Dask; ``--dask local`` starts a cluster
+whose scheduler allows one such retry, and a model whose workers die past the scheduler's limit is recorded as
+crashed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterator, Mapping, Optional, Sequence
+
+from ..errors import ArgumentError
+from .isolate import Limits, run_isolated
+from .tasks import failure_record
+
+LOCAL = "local"
+# Worker deaths a model may survive on a cluster started here: retried once, then recorded as crashed.
+LOCAL_ALLOWED_FAILURES = 1
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ArgumentError("--dask needs the Dask 'distributed' package: pip install 'tfformats[dask]'") from None
+    return distributed
+
+
+def dask_task(task: str, path: str, options: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    """One model on a Dask worker: the isolated run, plus the worker's address."""
+    from distributed import get_worker
+
+    record = run_isolated(task, path, options, limits)
+    record["worker"] = get_worker().address
+    return record
+
+
+def start_local_cluster(workers: int) -> Any:
+    """A LocalCluster of ``workers`` single-threaded worker processes that retries a model once."""
+    distributed = _import_distributed()
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+
+
+def _allowed_failures(client: Any) -> Optional[int]:
+    def read(dask_scheduler: Any) -> int:
+        return int(dask_scheduler.allowed_failures)
+
+    try:
+        return int(client.run_on_scheduler(read))
+    except Exception:  # an older or locked-down scheduler: the count is only used in the message
+        return None
+
+
+def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, address: str,
+             jobs: Optional[int] = None, limits: Limits = Limits()) -> Iterator[dict[str, Any]]:
+    """Records of ``task`` on every path, in the order they finish, from the Dask cluster at ``address``.
+
+    ``address`` is a scheduler address (``tcp://host:8786``) or ``local`` to start a LocalCluster of
+    ``jobs`` workers for this batch.
+    """
+    distributed = _import_distributed()
+    from .local import default_jobs
+
+    cluster = start_local_cluster(jobs or default_jobs()) if address == LOCAL else None
+    client = distributed.Client(cluster if cluster is not None else address)
+    try:
+        allowed = _allowed_failures(client)
+        token = uuid.uuid4().hex[:12]
+        keys = [f"tfformats-{task}-{token}-{i}" for i in range(len(paths))]
+        futures = client.map(dask_task, [task] * len(paths), list(paths), [dict(options)] * len(paths),
+                             [limits] * len(paths), key=keys, pure=False)
+        by_key = {f.key: p for f, p in zip(futures, paths)}
+        for future in distributed.as_completed(futures):
+            path = by_key[future.key]
+            try:
+                record: dict[str, Any] = future.result()
+            except distributed.KilledWorker as exc:
+                tries = "" if allowed is None else f" {allowed + 1} times"
+                record = failure_record(task, path, "crashed", f"the Dask worker running this model died{tries} "
+                                        f"({exc})", error_type="KilledWorker")
+                if allowed is not None:
+                    record["attempts"] = allowed + 1
+            except Exception as exc:  # lost connection, cancelled: that model failed, the batch goes on
+                record = failure_record(task, path, "crashed", f"Dask could not run this model: "
+                                        f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
+            future.release()
+            yield record
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
