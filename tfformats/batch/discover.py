@@ -82,8 +82,9 @@ def _walk_local(root: str) -> Iterable[Model]:
     real_root = os.path.realpath(root)
     seen_dirs: set[str] = set()
     stack = [root]
-    while stack:
-        folder = stack.pop()
+    linked: list[str] = []  # folders reached through a link: searched last, so real paths win duplicates
+    while stack or linked:
+        folder = stack.pop() if stack else linked.pop(0)
         real = os.path.realpath(folder)
         if real in seen_dirs or not _inside(real, real_root):
             continue
@@ -96,13 +97,14 @@ def _walk_local(root: str) -> Iterable[Model]:
         except OSError:
             continue
         names = {e.name for e in entries}
+        subfolders = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             if entry.is_symlink() and not _inside(os.path.realpath(entry.path), real_root):
                 continue
             if entry.is_dir():
-                stack.append(entry.path)
+                (linked if entry.is_symlink() else subfolders).append(entry.path)
             elif entry.name == STATE_FILE:
                 yield from (Model(p, "checkpoint") for p in _state_prefixes(folder, names))
             elif entry.name.endswith(INDEX_SUFFIX):
@@ -111,6 +113,7 @@ def _walk_local(root: str) -> Iterable[Model]:
                 yield Model(entry.path, "graph")
             elif entry.name.endswith(META_SUFFIX):
                 yield Model(entry.path, "meta")
+        stack.extend(reversed(subfolders))
 
 
 def _walk_remote(root: str, storage_options: Optional[dict[str, object]] = None) -> Iterable[Model]:
@@ -165,7 +168,8 @@ def select(models: Iterable[Model], task: Optional[str]) -> list[Model]:
     """Sorted, deduplicated models of the kinds ``task`` reads (every kind when ``task`` is None)."""
     kinds = TASK_KINDS.get(task or "audit", TASK_KINDS["audit"])
     unique: dict[str, Model] = {}
-    for model in models:
+    # Of two names for one model (a link inside the root), the one without a link wins, else the first.
+    for model in sorted(models, key=lambda m: (_through_link(m.path), m.path)):
         if model.kind not in kinds:
             continue
         if model.kind == "saved_model" and task in ("verify", "inspect") and not is_url(model.path) \
@@ -174,6 +178,10 @@ def select(models: Iterable[Model], task: Optional[str]) -> list[Model]:
         key = model.path if is_url(model.path) else os.path.realpath(model.path)
         unique.setdefault(key, model)
     return sorted(unique.values(), key=lambda m: m.path)
+
+
+def _through_link(path: str) -> bool:
+    return not is_url(path) and os.path.realpath(path) != os.path.abspath(path)
 
 
 def read_list(path: PathLike) -> list[str]:

@@ -155,7 +155,8 @@ class Summary:
         speed = f", {doc['models_per_second']} models/s" if doc["models_per_second"] else ""
         lines = [f"{self.task}: {doc['models']} models in {doc['seconds']} s on {self.backend}{speed}: "
                  f"{counts}{skipped}; exit status {doc['exit_status']}"]
-        lines += [f"  {f['status']}: {f['path']}: {f['error']}" for f in self.failed[:20]]
+        lines += [f"  {f['status']}: {f['error'] if f['error'].startswith(f['path']) else f['path'] + ': ' + f['error']}"
+                  for f in self.failed[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more (see the records)")
         return "\n".join(lines)
