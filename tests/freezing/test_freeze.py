@@ -201,20 +201,6 @@ def test_freeze_saved_model_rejects_unknown_tags_listing_available(tmp_path) -> 
         fz.freeze_saved_model(case.saved_model, tags=("train",))
 
 
-def test_tf2_saved_model_is_not_supported_yet(tmp_path) -> None:
-    try:
-        import tfformats.freezing.saved_model_v2  # noqa: F401
-        pytest.skip("the TF2 freezer is installed")
-    except ModuleNotFoundError:
-        pass
-    saved = read_saved_model(load_case("tf1_saved_model").saved_model)
-    saved.meta_graphs[0].object_graph_def.nodes.add()
-    (tmp_path / "saved_model.pb").write_bytes(saved.SerializeToString())
-    with pytest.raises(UnsupportedError, match="not supported yet") as info:
-        fz.freeze_saved_model(tmp_path)
-    assert "saved_model.pb" in str(info.value)
-
-
 class _DictReader(tff.CheckpointReader):
     """A checkpoint held in memory, for structure-only tests."""
 

@@ -110,8 +110,8 @@ def test_const_values_equal_the_variables_tensorflow_reads(frozen: tuple[str, An
     case, result = frozen
     _, values = _expected(case)
     by_name = {n.name: n for n in result.graph_def.node}
-    assert result.variables
-    for variable in result.variables:
+    assert result.frozen and set(result.sources) == set(result.frozen)
+    for variable in result.sources.values():
         node = by_name[variable.node]
         assert node.op == "Const"
         expected = values[f"variable/{variable.key}"]
@@ -299,10 +299,16 @@ def test_callers_control_inputs_reach_body_nodes_without_body_inputs() -> None:
             assert "^NoOp" not in node.input, node.name
 
 
-def test_lookup_table_is_refused_as_unsupported_naming_the_file_and_node() -> None:
-    with pytest.raises(UnsupportedError, match=r"saved_model\.pb: the signature uses node 'hash_table' "
-                                               r"\(HashTableV2\)"):
-        load_and_freeze(str(_model_dir("lookup_table")))
+def test_static_hash_table_keeps_its_initializer_under_one_reported_init_node() -> None:
+    result = load_and_freeze(str(_model_dir("lookup_table")))
+    by_name = {n.name: n for n in result.graph_def.node}
+    assert result.initializer == "init_all_tables" and by_name["init_all_tables"].op == "NoOp"
+    [table] = result.tables
+    assert by_name[table.table].op == "HashTableV2" and table.source == "tensors"
+    init = by_name[table.initializer]
+    assert init.op == "LookupTableImportV2" and node_name(init.input[0]) == table.table
+    assert by_name["init_all_tables"].input == [f"^{table.initializer}"]
+    assert not any(n.op in CALL_OPS for n in result.graph_def.node)
 
 
 def test_output_keys_that_are_not_node_names_get_valid_node_names() -> None:
@@ -326,7 +332,7 @@ def test_output_key_equal_to_a_variable_node_name_renames_the_variable() -> None
     assert result.outputs["scale"] == "scale:0"
     by_name = {n.name: n for n in result.graph_def.node}
     assert by_name["scale"].op == "Identity"
-    [variable] = result.variables
+    [variable] = result.sources.values()
     assert variable.node == "scale_1" and by_name["scale_1"].op == "Const"
     np.testing.assert_array_equal(to_numpy(by_name["scale_1"].attr["value"].tensor),
                                   values[f"variable/{variable.key}"])

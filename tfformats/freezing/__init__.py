@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from .freezer import FreezeResult, FreezeWarning, freeze, freeze_graph_def, freeze_saved_model
+from .freezer import freeze, freeze_graph_def, freeze_saved_model, freeze_saved_model_report
+from .result import FreezeResult, FreezeWarning
 
-__all__ = ["FreezeResult", "FreezeWarning", "freeze", "freeze_graph_def", "freeze_saved_model"]
+__all__ = ["FreezeResult", "FreezeWarning", "freeze", "freeze_graph_def", "freeze_saved_model",
+           "freeze_saved_model_report"]

@@ -32,40 +32,28 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 from .. import dtypes
 from ..errors import FormatError, GraphError, UnsupportedError
 from ..graphs.inline import CALL_OPS, inline_calls
-from ..graphs.names import format_input, node_name, parse_function_input, parse_input
-from ..graphs.opdefs import add_default_attrs, op_defs_by_name
+from ..graphs.names import format_input, node_name, parse_input
+from ..graphs.opdefs import add_default_attrs
 from ..graphs.prune import colocated_with, reachable
-from .constants import CALLERS, Converter
+from ..graphs.registry import OpResolver
+from .constants import Converter
+from .result import FreezeResult
+from .tables import TABLE_OPS, TableInit, rebuild_tables
+from .variables import VariableSource
+from .writes import UseChecker
 
 VARIABLE_VALUE = "VARIABLE_VALUE"
+# Signature inputs: a PlaceholderWithDefault stays feedable and keeps its default.
+INPUT_OPS = frozenset({"Placeholder", "PlaceholderWithDefault"})
+EMA_NAME_SUFFIX = "/ExponentialMovingAverage"
+INIT_SIGNATURE = "__saved_model_init_op"
 # The node names TensorFlow's graph import accepts.
 VALID_NODE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*")
-# Ops that read a resource variable without changing it and that freezing rewrites.
-READ_OPS = frozenset({"ReadVariableOp", "ResourceGather", "ResourceGatherNd"})
-ASSIGN_OPS = frozenset({"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
-                        "ResourceStridedSliceAssign"})
-MUTATING_PREFIXES = ("ResourceScatter", "ResourceApply", "ResourceSparseApply")
-
-
-class FrozenVariable(NamedTuple):
-    """One variable that became a Const."""
-
-    node: str  # the VarHandleOp's name (the Const keeps it)
-    key: str  # checkpoint key in variables/
-    name: str  # the variable's name as saved (SavedVariable.name)
-
-
-class TF2FreezeResult(NamedTuple):
-    graph_def: Any
-    variables: list[FrozenVariable]
-    inputs: dict[str, str]  # signature input key -> tensor name to feed
-    outputs: dict[str, str]  # signature output key -> tensor name to fetch
-    functions_inlined: int
 
 
 def is_tf2_meta_graph(meta_graph: Any) -> bool:
@@ -220,7 +208,7 @@ def _check_inputs(graph_def: Any, sig: Any, path: str) -> dict[str, str]:
         info = sig.inputs[key]
         ref = parse_input(info.name)
         node = by_name.get(ref.node)
-        if node is None or node.op != "Placeholder" or ref.index != 0:
+        if node is None or node.op not in INPUT_OPS or ref.index != 0:
             raise FormatError(f"signature input {key!r} is {info.name!r}, which is not a Placeholder "
                               "of the graph", path)
         inputs[key] = f"{ref.node}:0"
@@ -328,7 +316,7 @@ def _refuse_other_resources(graph_def: Any, op_defs: Mapping[str, Any], path: st
     imports but fails when run.
     """
     for node in graph_def.node:
-        if node.op == "VarHandleOp":
+        if node.op == "VarHandleOp" or node.op in TABLE_OPS:
             continue
         op_def = op_defs.get(node.op)
         if op_def is not None and any(arg.type == dtypes.RESOURCE for arg in op_def.output_arg):
@@ -337,139 +325,185 @@ def _refuse_other_resources(graph_def: Any, op_defs: Mapping[str, Any], path: st
                                    path)
 
 
-class _UseChecker:
-    """Refuse variables the graph changes: only reads, pass-throughs and function calls may use a handle."""
-
-    def __init__(self, graph_def: Any, labels: Mapping[str, str]) -> None:
-        self.functions = {f.signature.name: f for f in graph_def.library.function}
-        self.labels = labels
-        self.seen: set[tuple[str, int]] = set()
-        self.top = self._consumers(graph_def.node, function=False)
-        self._fn_consumers: dict[str, dict[str, list[tuple[Any, int]]]] = {}
-
-    @staticmethod
-    def _consumers(nodes: Iterable[Any], function: bool) -> dict[str, list[tuple[Any, int]]]:
-        out: dict[str, list[tuple[Any, int]]] = {}
-        for node in nodes:
-            for pos, text in enumerate(node.input):
-                if text.startswith("^"):
-                    continue
-                if function:
-                    ref = parse_function_input(text)
-                    key = ref.node if ref.arg is None else f"{ref.node}:{ref.arg}:{ref.index}"
-                else:
-                    key = str(parse_input(text))
-                out.setdefault(key, []).append((node, pos))
-        return out
-
-    def check(self, handle: str) -> None:
-        self._walk(self.top, handle, self.labels[handle], where="the graph", function=False)
-
-    def _walk(self, consumers: Mapping[str, list[tuple[Any, int]]], key: str, label: str, where: str,
-              function: bool) -> None:
-        for node, pos in consumers.get(key, ()):
-            op = node.op
-            if op in READ_OPS:
-                continue
-            if op == "Identity":
-                out = f"{node.name}:output:0" if function else node.name
-                self._walk(consumers, out, label, where, function)
-            elif op in CALLERS:
-                self._enter_callee(node, pos, label)
-            elif op in ASSIGN_OPS or op.startswith(MUTATING_PREFIXES):
-                raise GraphError(f"variable {label} is assigned by node {node.name!r} ({op}) in {where}; "
-                                 "a frozen graph cannot change variables")
-            else:
-                raise GraphError(f"variable {label} is used by node {node.name!r} ({op}) in {where}; "
-                                 "only reads of a variable can be frozen")
-
-    def _enter_callee(self, node: Any, pos: int, label: str) -> None:
-        first, _, fn_attrs = CALLERS[node.op]
-        if pos < first:
-            return
-        index = pos - first
-        for attr_name in fn_attrs:
-            if attr_name not in node.attr:
-                continue
-            attr = node.attr[attr_name]
-            names = [attr.func.name] if attr.HasField("func") else [f.name for f in attr.list.func]
-            for name in names:
-                if (name, index) in self.seen or name not in self.functions:
-                    continue
-                self.seen.add((name, index))
-                fn = self.functions[name]
-                if index >= len(fn.signature.input_arg):
-                    raise GraphError(f"function {name!r} has {len(fn.signature.input_arg)} arguments; "
-                                     f"node {node.name!r} passes more")
-                if name not in self._fn_consumers:
-                    self._fn_consumers[name] = self._consumers(fn.node_def, function=True)
-                self._walk(self._fn_consumers[name], fn.signature.input_arg[index].name, label,
-                           where=f"function {name!r}", function=True)
+def _select_outputs(sig: Any, keys: Optional[Sequence[str]], signature: str, path: str) -> Any:
+    """A copy of ``sig`` with only the output ``keys`` (all when None); unknown keys are refused."""
+    if not keys:
+        return sig
+    unknown = [k for k in keys if k not in sig.outputs]
+    if unknown:
+        raise GraphError(f"{path}: signature {signature!r} has no output {', '.join(repr(k) for k in unknown)}; "
+                         f"its outputs: {', '.join(sorted(sig.outputs))}")
+    chosen = type(sig)()
+    chosen.CopyFrom(sig)
+    for key in list(chosen.outputs):
+        if key not in keys:
+            del chosen.outputs[key]
+    return chosen
 
 
-def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature: str = "serving_default", *,
-                      clear_devices: bool = True) -> TF2FreezeResult:
-    """Like :func:`freeze_tf2_saved_model`, also saying which variables were frozen from which keys."""
-    from ..checkpoint.loading import load_checkpoint
-    from ..graphs.read import saved_model_file
+def _init_roots(graph_def: Any, meta_graph: Any) -> list[str]:
+    """The SavedModel's init op (which fills lookup tables), when it has one in this graph."""
+    names = {n.name for n in graph_def.node}
+    roots = []
+    if INIT_SIGNATURE in meta_graph.signature_def:
+        for info in meta_graph.signature_def[INIT_SIGNATURE].outputs.values():
+            roots.append(node_name(info.name))
+    for key in ("saved_model_main_op", "legacy_init_op"):
+        if key in meta_graph.collection_def:
+            roots.extend(node_name(n) for n in meta_graph.collection_def[key].node_list.value)
+    return [r for r in dict.fromkeys(roots) if r in names]
 
-    path = saved_model_file(dirpath) if os.path.isdir(dirpath) else dirpath
-    if not is_tf2_meta_graph(meta_graph):
-        raise UnsupportedError("this meta graph has no object graph: not a TF2 SavedModel", path)
-    sig = _signature(meta_graph, signature, path)
-    op_defs = op_defs_by_name(meta_graph.meta_info_def.stripped_op_list)
 
+class _Variable(NamedTuple):
+    node: str  # the VarHandleOp
+    object_id: int
+    saved_name: str  # SavedVariable.name ("dense/kernel"), or the node name
+    label: str  # how messages name it
+
+
+def _variables(graph: Any, handles: Mapping[str, int], objects: Any, path: str) -> list[_Variable]:
+    out = []
+    for node in graph.node:
+        if node.op != "VarHandleOp":
+            continue
+        if node.name not in handles:
+            raise GraphError(f"{path}: variable node {node.name!r} is not bound to any saved object; "
+                             "cannot tell which checkpoint value it holds")
+        saved = objects[handles[node.name]].variable.name or node.name
+        label = repr(saved) + (f" (node {node.name!r})" if saved != node.name else "")
+        out.append(_Variable(node.name, handles[node.name], saved, label))
+    return out
+
+
+def _matches(variable: _Variable, key: str, names: Iterable[str]) -> bool:
+    return any(n in (variable.node, variable.saved_name, key) for n in names)
+
+
+def _choose(variables: Sequence[_Variable], keys: Mapping[int, str], keep: Optional[Sequence[str]],
+            skip: Optional[Sequence[str]], variable_map: Mapping[str, str], path: str) -> list[_Variable]:
+    """The variables to freeze; keep/skip/variable_map names that match no variable are refused."""
+    for what, names in (("keep", keep or []), ("skip", skip or []), ("variable_map", list(variable_map))):
+        for name in names:
+            if not any(_matches(v, keys.get(v.object_id, ""), [name]) for v in variables):
+                known = ", ".join(sorted(repr(v.saved_name) for v in variables)) or "none"
+                raise GraphError(f"{path}: {what}: {name!r} is not a variable the signature uses "
+                                 f"(by node name, saved name or checkpoint key); its variables: {known}")
+    return [v for v in variables
+            if (keep is None or _matches(v, keys.get(v.object_id, ""), keep))
+            and not _matches(v, keys.get(v.object_id, ""), skip or [])]
+
+
+def _ema_keys(reader: Any) -> dict[str, str]:
+    """Saved name of a variable -> checkpoint key of its ExponentialMovingAverage, from the object graph."""
+    out = {}
+    for node in reader.object_graph.nodes:
+        for attribute in node.attributes:
+            if attribute.name == VARIABLE_VALUE and attribute.full_name.endswith(EMA_NAME_SUFFIX):
+                out[attribute.full_name[: -len(EMA_NAME_SUFFIX)]] = attribute.checkpoint_key
+    return out
+
+
+def _key_for(variable: _Variable, keys: Mapping[int, str], variable_map: Mapping[str, str],
+             ema: Optional[Mapping[str, str]], prefix: str) -> tuple[str, str]:
+    """``(checkpoint key, origin)`` of one variable."""
+    for name in (variable.node, variable.saved_name):
+        if name in variable_map:
+            return variable_map[name], "variable_map"
+    if variable.object_id not in keys:
+        raise FormatError(f"variable {variable.label} is object {variable.object_id}, which has no "
+                          f"{VARIABLE_VALUE} in the checkpoint's object graph", prefix)
+    key = keys[variable.object_id]
+    if variable_map.get(key):
+        return variable_map[key], "variable_map"
+    if ema is not None and variable.saved_name in ema:
+        return ema[variable.saved_name], "object_graph+ema"
+    return key, "object_graph"
+
+
+def _inline_signature(meta_graph: Any, sig: Any, op_defs: OpResolver, path: str
+                      ) -> tuple[Any, dict[str, str], dict[str, str], list[str], dict[str, int], int]:
+    """Copy, add input/output nodes, inline every call the signature (and the init op) need."""
     graph = type(meta_graph.graph_def)()
     graph.CopyFrom(meta_graph.graph_def)
     inputs = _check_inputs(graph, sig, path)
     outputs = _add_outputs(graph, sig, inputs, path)
     roots = [node_name(t) for t in inputs.values()] + [node_name(t) for t in outputs.values()]
     handles = _captured_variables(graph, meta_graph, path)
-
-    graph = _prune(graph, roots)
+    graph = _prune(graph, roots + _init_roots(graph, meta_graph))
     functions = {f.signature.name: f for f in graph.library.function}
     for fn in functions.values():
         add_default_attrs(fn.node_def, op_defs)
     add_default_attrs(graph.node, op_defs)
     inlined = sum(1 for n in graph.node if n.op in CALL_OPS)
     graph = inline_calls(graph, op_defs, functions=functions)
+    return graph, inputs, outputs, roots, handles, inlined
+
+
+def _tables(graph: Any, meta_graph: Any, roots: list[str], dirpath: str, path: str
+            ) -> tuple[list[str], Optional[str], list[TableInit]]:
+    """Rebuild the initializers of the tables the signature uses; returns roots plus their init NoOp."""
+    from .tables import asset_files
+
+    needed = reachable(graph, roots)
+    assets = asset_files(meta_graph.asset_file_def, os.path.join(dirpath, "assets"))
+    group, tables = rebuild_tables(graph, needed, assets, path=path)
+    return (roots + [group] if group else roots), group, tables
+
+
+def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature: str = "serving_default", *,
+                      clear_devices: bool = True, outputs: Optional[Sequence[str]] = None,
+                      keep: Optional[Sequence[str]] = None, skip: Optional[Sequence[str]] = None,
+                      variable_map: Optional[Mapping[str, str]] = None, use_ema: bool = False) -> FreezeResult:
+    """Freeze one signature of a TF2 SavedModel and report what was done.
+
+    Args:
+        outputs: signature output keys to keep (default: all).
+        keep, skip: variables (node name, saved name or checkpoint key) to freeze only / to leave
+            as variables; a variable left unfrozen stays a ``VarHandleOp`` the caller must fill.
+        variable_map: ``{variable: checkpoint key}`` overrides.
+        use_ema: freeze each variable from the ``<name>/ExponentialMovingAverage`` object of the
+            checkpoint; refused when there is none at all.
+    """
+    from ..checkpoint.loading import load_checkpoint
+    from ..graphs.read import saved_model_file
+
+    path = saved_model_file(dirpath) if os.path.isdir(dirpath) else dirpath
+    if not is_tf2_meta_graph(meta_graph):
+        raise UnsupportedError("this meta graph has no object graph: not a TF2 SavedModel", path)
+    sig = _select_outputs(_signature(meta_graph, signature, path), outputs, signature, path)
+    op_defs = OpResolver(meta_graph)
+    graph, inputs, fetches, roots, handles, inlined = _inline_signature(meta_graph, sig, op_defs, path)
+    roots, initializer, tables = _tables(graph, meta_graph, roots, dirpath, path)
     graph = _prune(graph, roots)
     _keep_functions(graph)
-
     _refuse_other_resources(graph, op_defs, path)
-    variables: list[FrozenVariable] = []
-    var_nodes = [n for n in graph.node if n.op == "VarHandleOp"]
-    if var_nodes:
-        objects = meta_graph.object_graph_def.nodes
-        labels = {}
-        for node in var_nodes:
-            if node.name not in handles:
-                raise GraphError(f"{path}: variable node {node.name!r} is not bound to any saved object; "
-                                 "cannot tell which checkpoint value it holds")
-            saved_name = objects[handles[node.name]].variable.name or node.name
-            labels[node.name] = repr(saved_name) + (f" (node {node.name!r})" if saved_name != node.name else "")
-        checker = _UseChecker(graph, labels)
-        try:
-            for node in var_nodes:
-                checker.check(node.name)
-        except GraphError as exc:
-            raise GraphError(f"{path}: {exc}") from None
+    variables = _variables(graph, handles, meta_graph.object_graph_def.nodes, path)
+    frozen: list[str] = []
+    sources: dict[str, VariableSource] = {}
+    if variables:
         prefix = os.path.join(dirpath, "variables", "variables")
         with load_checkpoint(prefix) as reader:
             keys = _checkpoint_keys(reader, prefix)
+            chosen = _choose(variables, keys, keep, skip, dict(variable_map or {}), path)
+            checker = UseChecker(graph, {v.node: v.label for v in chosen})
+            try:
+                for variable in chosen:
+                    checker.check(variable.node)
+            except GraphError as exc:
+                raise GraphError(f"{path}: {exc}") from None
+            ema = _ema_keys(reader) if use_ema else None
+            if use_ema and chosen and not ema:
+                raise GraphError(f"{path}: use_ema: variables/ holds no ExponentialMovingAverage of any variable")
             loops = _resource_loop_vars(graph)
             converter = Converter(graph)
-            for node in var_nodes:
-                object_id = handles[node.name]
-                if object_id not in keys:
-                    raise FormatError(f"variable {labels[node.name]} is object {object_id}, which has no "
-                                      f"{VARIABLE_VALUE} in the checkpoint's object graph", prefix)
-                key = keys[object_id]
+            for variable in chosen:
+                key, origin = _key_for(variable, keys, dict(variable_map or {}), ema, prefix)
                 if not reader.has_tensor(key):
-                    raise FormatError(f"variable {labels[node.name]}: key {key!r} is not in the checkpoint", prefix)
+                    raise FormatError(f"variable {variable.label}: key {key!r} is not in the checkpoint", prefix)
                 # A view of the mapped shard is enough: the Const gets its own copy of the bytes.
-                converter.freeze_variable(node.name, reader.get_tensor(key, copy=False))
-                variables.append(FrozenVariable(node.name, key, objects[object_id].variable.name))
+                converter.freeze_variable(variable.node, reader.get_tensor(key, copy=False))
+                frozen.append(variable.node)
+                sources[variable.node] = VariableSource(variable.node, key, None, None, origin)
             converter.finish()
         _fix_while_output_shapes(graph, loops)
         graph = _prune(graph, roots)
@@ -478,7 +512,9 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
     if clear_devices:
         for node in graph.node:
             node.device = ""
-    return TF2FreezeResult(graph, variables, inputs, outputs, inlined)
+    kept = [v.node for v in variables if v.node not in sources]
+    return FreezeResult(graph, frozen, kept, sources, len(variables), inputs=inputs, outputs=fetches,
+                        initializer=initializer, tables=tables, functions_inlined=inlined)
 
 
 def freeze_tf2_saved_model(saved_model: Any, meta_graph: Any, dirpath: str,
@@ -497,7 +533,7 @@ def freeze_tf2_saved_model(saved_model: Any, meta_graph: Any, dirpath: str,
 
 
 def load_and_freeze(dirpath: str, tags: Iterable[str] = ("serve",), signature: str = "serving_default",
-                    **options: Any) -> TF2FreezeResult:
+                    **options: Any) -> FreezeResult:
     """Read ``dirpath``'s SavedModel, pick the meta graph with ``tags`` and freeze ``signature``."""
     from ..graphs.read import read_saved_model, saved_model_file, select_meta_graph
 
@@ -506,6 +542,4 @@ def load_and_freeze(dirpath: str, tags: Iterable[str] = ("serve",), signature: s
     return freeze_tf2_report(saved_model, meta_graph, os.fspath(dirpath), signature, **options)
 
 
-__all__ = ["FrozenVariable", "TF2FreezeResult", "freeze_tf2_report", "freeze_tf2_saved_model",
-           "is_tf2_meta_graph", "load_and_freeze"]
-
+__all__ = ["freeze_tf2_report", "freeze_tf2_saved_model", "is_tf2_meta_graph", "load_and_freeze"]

@@ -66,10 +66,14 @@ def add_default_attrs(nodes: Iterable[Any], op_defs: Mapping[str, Any]) -> int:
 
 
 def add_default_attrs_to_graph(graph_def: Any, op_list: Optional[Any]) -> int:
-    """Re-add stripped default attrs in a graph and its function bodies."""
-    if op_list is None:
-        return 0
-    op_defs = op_defs_by_name(op_list)
+    """Re-add stripped default attrs in a graph and its function bodies.
+
+    Defaults come from ``op_list`` (the graph's ``stripped_op_list``) first and from the
+    bundled registry of standard ops for ops it leaves out.
+    """
+    from .registry import OpResolver
+
+    op_defs = OpResolver(op_list)
     added = add_default_attrs(graph_def.node, op_defs)
     for fn in graph_def.library.function:
         added += add_default_attrs(fn.node_def, op_defs)
