@@ -99,5 +99,19 @@ class ModelNotFoundError(NotFoundError):
     """No graph, MetaGraph or SavedModel exists at a path."""
 
 
+class OutputError(TFFormatsError, OSError):
+    """An output file cannot be written where it was asked for (missing folder, a file in the way, no space)."""
+
+    def __init__(self, detail: str, path: PathLike) -> None:
+        self.detail = detail
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {detail}")
+        self.filename = self.path
+        self.strerror = detail
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}"
+
+
 class ArgumentError(TFFormatsError, ValueError):
     """A call names something the file does not have (a tag set, a signature, a tensor); the file itself is fine."""

@@ -41,7 +41,7 @@ def _units_in_data_order(reader: BundleReader) -> list[tuple[int, int, str, obje
             from tfformats.bundle.slices import encode_slice_key
 
             for extents in e.slices:
-                part = reader._slice_entry(name, encode_slice_key(name, extents))
+                part = reader.slice_entry(name, extents)
                 units.append((part.shard_id, part.offset, name, part, extents))
         else:
             units.append((e.shard_id, e.offset, name, e, None))

@@ -6,7 +6,11 @@ The header lives under the empty key; every other key maps to a
 
 from __future__ import annotations
 
+import functools
+import itertools
 from typing import NamedTuple, Optional, Sequence, cast
+
+import numpy as np
 
 from .. import dtypes
 from ..dtypes import DType
@@ -455,3 +459,117 @@ def encode_entry(entry: Entry) -> bytes:
                 e.start = ext.start
                 e.length = ext.length
     return cast(bytes, proto.SerializeToString())
+
+
+# -- many entries at once ---------------------------------------------------------------------
+# Opening a checkpoint of 100,000 small tensors decodes 100,000 entries. In the layout TensorFlow
+# writes for a tensor stored whole (dtype, shape, then small varints for shard/offset/size and a
+# fixed32 crc), the tails can be decoded column-wise with numpy; anything else goes through
+# decode_entry one by one, which also produces the precise error for damaged entries.
+
+_new_entry = functools.partial(tuple.__new__, Entry)  # Entry(*fields) without the Python-level __new__
+_TAIL_FIELDS = 4  # shard_id, offset, size, crc32c: each at most once in TensorFlow's output
+_MAX_FAST_VALUE = 1 << 62
+
+
+def _decode_tails(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Column-wise decode of fields 3-6 after each entry's dtype and shape; clears ``ok`` where unusual."""
+    count = len(starts)
+    pos = starts + 4 + buf[starts + 3].astype(np.int64)
+    ok &= pos <= ends
+    fields = {0x18: np.zeros(count, np.uint64), 0x20: np.zeros(count, np.uint64), 0x28: np.zeros(count, np.uint64)}
+    crc = np.zeros(count, np.uint64)
+    for _ in range(_TAIL_FIELDS + 1):
+        active = ok & (pos < ends)
+        if not active.any():
+            break
+        tag = buf[pos]
+        is_crc = active & (tag == 0x35)
+        is_varint = active & ((tag == 0x18) | (tag == 0x20) | (tag == 0x28))
+        ok &= ~(active & ~is_crc & ~is_varint)
+        word = buf[pos + 1].astype(np.uint64) | (buf[pos + 2].astype(np.uint64) << np.uint64(8)) \
+            | (buf[pos + 3].astype(np.uint64) << np.uint64(16)) | (buf[pos + 4].astype(np.uint64) << np.uint64(24))
+        crc = np.where(is_crc, word, crc)
+        value = np.zeros(count, np.uint64)
+        at = pos + 1
+        going = is_varint.copy()
+        for k in range(9):  # 9 bytes of 7 bits hold every value below 2**63
+            byte = buf[at].astype(np.uint64)
+            value |= np.where(going, (byte & np.uint64(0x7F)) << np.uint64(7 * k), np.uint64(0))
+            at = np.where(going, at + 1, at)
+            going &= byte >= 0x80
+            if not going.any():
+                break
+        ok &= ~going  # a varint longer than that is not TensorFlow's output
+        for field_tag, column in fields.items():
+            hit = is_varint & (tag == field_tag)
+            column[hit] = value[hit]
+        pos = np.where(is_crc, pos + 5, np.where(is_varint, at, pos))
+    ok &= pos == ends
+    for column in fields.values():
+        ok &= column < _MAX_FAST_VALUE
+    return fields[0x18], fields[0x20], fields[0x28], crc, ok
+
+
+def decode_entries(names: Sequence[str], values: Sequence[bytes], header: Header, path: Optional[PathLike] = None,
+                   cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None) -> list[Entry]:
+    """Decode many entries; the same result as :func:`decode_entry` on each, much faster in bulk."""
+    count = len(values)
+    if cache is None:
+        cache = {}
+    if count == 0:
+        return []
+    lengths = np.fromiter(map(len, values), np.int64, count)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    # Padding lets every column read a few bytes past an entry without an index check.
+    buf = np.frombuffer(b"".join(values) + bytes(16), np.uint8)
+    ok = lengths > 4
+    probe = np.where(ok, starts, 0)
+    ok &= (buf[probe] == 0x08) & (buf[probe + 1] < 0x80) & (buf[probe + 2] == 0x12) & (buf[probe + 3] < 0x80)
+    shard_ids, offsets, sizes, crcs, ok = _decode_tails(buf, np.where(ok, starts, 0), np.where(ok, ends, 0), ok)
+
+    fast = np.flatnonzero(ok).tolist()
+    heads: dict[bytes, int] = {}
+    known_rows: list[tuple[DType, tuple[int, ...], int]] = []
+    fast_ids: list[int] = []
+    add_id = fast_ids.append
+    for i in fast:
+        value = values[i]
+        head = value[:4 + value[3]]
+        hid = heads.get(head)
+        if hid is None:
+            known = cache.get(head)
+            if known is None:
+                row, shape = _dtype_and_shape(names[i], value, path)
+                n = 1
+                for d in shape:
+                    n *= d
+                known = (row, shape, n * row.itemsize if row.itemsize else (-4 if row.is_string else 0))
+                cache[head] = known
+            hid = heads[head] = len(known_rows)
+            known_rows.append(known)
+        add_id(hid)
+    head_ids = np.zeros(count, np.int64)
+    head_ids[fast] = fast_ids
+    expected = np.array([k[2] for k in known_rows] or [0], np.int64)[head_ids]
+    fixed = np.array([bool(k[0].itemsize) for k in known_rows] or [False], bool)[head_ids]
+    signed_sizes = sizes.astype(np.int64)
+    ok &= np.where(fixed, signed_sizes == expected, signed_sizes >= -expected) & (shard_ids < header.num_shards)
+
+    out: list[Entry] = [None] * count  # type: ignore[list-item]  # every slot is filled below
+    good = np.flatnonzero(ok)
+    good_ids = head_ids[good].tolist()
+    row_of = [k[0] for k in known_rows]
+    shape_of = [k[1] for k in known_rows]
+    built = map(_new_entry, zip([row_of[h] for h in good_ids], [shape_of[h] for h in good_ids],
+                                shard_ids[good].tolist(), offsets[good].tolist(), sizes[good].tolist(),
+                                crcs[good].tolist(), itertools.repeat(())))
+    if len(good) == count:
+        return list(built)
+    for i, entry in zip(good.tolist(), built):
+        out[i] = entry
+    for i in np.flatnonzero(~ok).tolist():
+        out[i] = decode_entry(names[i], values[i], header, path, cache)
+    return out

@@ -8,7 +8,7 @@ import re
 from ..errors import PathLike
 
 INDEX_SUFFIX = ".index"
-_DATA_RE = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+_DATA_RE = re.compile(r"\.data-(\d{5,})-of-(\d{5,})$")
 
 
 def index_path(prefix: PathLike) -> str:
@@ -41,3 +41,9 @@ def data_shards(prefix: PathLike) -> list[str]:
         return []
     return sorted(os.path.join(folder, n) for n in names
                   if n.startswith(base + ".data-") and _DATA_RE.search(n))
+
+
+def parse_data_path(path: PathLike) -> tuple[int, int] | None:
+    """``(shard_id, num_shards)`` of a ``.data-KKKKK-of-NNNNN`` file name, or None."""
+    match = _DATA_RE.search(os.fspath(path))
+    return (int(match.group(1)), int(match.group(2))) if match else None

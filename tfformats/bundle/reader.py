@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import mmap
+import contextlib
+import gc
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from .. import checksums, dtypes
+from ..checksums import MASK_DELTA, crc32c_raw
 from ..checkpoint.interface import CheckpointReader, TensorInfo
-from ..errors import ChecksumError, FormatError, MissingShardError, PathLike
+from .._io.source import ByteSource, LocalFile, StorageOptions, is_url, open_source
+from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TruncatedError
 from ..table import TableReader
 from . import data, naming
-from .entries import BIG_ENDIAN, HEADER_KEY, Entry, Header, decode_dtype_and_shape, decode_entry, decode_header
-from .slices import encode_slice_key, region, resolve
+from .entries import BIG_ENDIAN, HEADER_KEY, Entry, Header, decode_entries, decode_entry, decode_header
+from .slices import Extent, check_tiling, encode_slice_key, region, resolve
 
 # Tensors larger than this are read in chunks, with the checksum of one chunk
 # computed on a second thread while the next chunk is read.
@@ -52,50 +55,20 @@ def _chained_crc(chunk: memoryview, prev: Optional[Future[int]]) -> int:
     return checksums.crc32c(chunk, prev.result() if prev is not None else 0)
 
 
-def _pread_into(fd: int, dest: memoryview, offset: int) -> int:
-    """Fill ``dest`` from ``fd`` at ``offset``; return the number of bytes read."""
-    done = 0
-    total = len(dest)
-    while done < total:
-        n = os.preadv(fd, [dest[done:]], offset + done)
-        if n <= 0:
-            break
-        done += n
-    return done
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small tuples.
 
-
-class _Shard:
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.file = open(path, "rb")
-        self.fd = self.file.fileno()
-        self.size = os.fstat(self.fd).st_size
-        self._map: Optional[mmap.mmap] = None
-        self._view: Optional[memoryview] = None
-
-    @property
-    def map(self) -> mmap.mmap:
-        if self._map is None:
-            self._map = mmap.mmap(self.fd, 0, access=mmap.ACCESS_READ) if self.size else mmap.mmap(-1, 1)
-        return self._map
-
-    @property
-    def view(self) -> memoryview:
-        """A memoryview of the whole mapped shard."""
-        if self._view is None:
-            self._view = memoryview(self.map)
-        return self._view
-
-    def close(self) -> None:
-        if self._view is not None:
-            self._view.release()
-            self._view = None
-        if self._map is not None:
-            try:
-                self._map.close()
-            except BufferError:
-                pass  # arrays still view the map; it is released with them
-        self.file.close()
+    Decoding 100,000 entries allocates hundreds of thousands of tuples, none of them cyclic; each
+    collection the allocations trigger walks every young object again, which doubles the work.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _swap_bytes(arr: np.ndarray) -> None:
@@ -118,45 +91,73 @@ class BundleReader(CheckpointReader):
 
     format = "V2"
 
-    def __init__(self, prefix: PathLike, *, verify_checksums: bool = True) -> None:
+    def __init__(self, prefix: PathLike, *, verify_checksums: bool = True,
+                 storage_options: StorageOptions = None) -> None:
         self.prefix = os.fspath(prefix)
         self.verify_checksums = verify_checksums
+        self.storage_options = storage_options
         self.index_path = naming.index_path(self.prefix)
-        self._table = TableReader(self.index_path, verify_checksums=verify_checksums)
+        self._table = TableReader(self.index_path, verify_checksums=verify_checksums,
+                                  storage_options=storage_options)
         first = self._table.first()
         if first is None or first[0] != HEADER_KEY:
             raise FormatError("bundle index has no header entry (the empty key must come first)", self.index_path)
         if first[1][:1] == b"\x0a":
             raise FormatError("this table holds a V1 checkpoint, not a V2 bundle index", self.index_path)
         self.header: Header = decode_header(first[1], self.index_path)
+        self._little = self.header.endianness != BIG_ENDIAN
         self._raw: Optional[dict[str, bytes]] = None
         self._slice_raw: dict[bytes, bytes] = {}
         self._entries: dict[str, Entry] = {}
-        self._shape_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...]]] = {}
+        self._all_entries = False
         self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
         self._infos: Optional[dict[str, TensorInfo]] = None
-        self._shards: dict[int, _Shard] = {}
+        self._shards: dict[int, ByteSource] = {}
+        # Whole-shard views of local shards, for the small-tensor path.
+        self._views: dict[int, memoryview] = {}
+
+    @property
+    def num_shards(self) -> int:
+        """How many ``.data`` shards the header says the checkpoint has."""
+        return self.header.num_shards
+
+    def data_paths(self) -> list[str]:
+        """The path of every data shard the header names, in shard order."""
+        return [naming.data_path(self.prefix, i, self.header.num_shards) for i in range(self.header.num_shards)]
 
     # -- entries ------------------------------------------------------------------------
 
     def _load_raw(self) -> dict[str, bytes]:
         if self._raw is None:
             raw: dict[str, bytes] = {}
-            for keys, values in self._table.iter_blocks():
-                start = 0
-                # The header and slice keys (0x00 first) sort before every tensor name.
-                while start < len(keys) and (not keys[start] or keys[start][0] == 0):
-                    if keys[start]:
-                        self._slice_raw[keys[start]] = values[start]
-                    start += 1
-                if start:
-                    keys, values = keys[start:], values[start:]
-                try:
-                    raw.update(zip([k.decode() for k in keys], values))
-                except UnicodeDecodeError:
-                    raw.update(zip([k.decode("utf-8", "surrogateescape") for k in keys], values))
+            with _gc_paused():
+                for keys, values in self._table.iter_blocks():
+                    start = 0
+                    # The header and slice keys (0x00 first) sort before every tensor name.
+                    while start < len(keys) and (not keys[start] or keys[start][0] == 0):
+                        if keys[start]:
+                            self._slice_raw[keys[start]] = values[start]
+                        start += 1
+                    if start:
+                        keys, values = keys[start:], values[start:]
+                    try:
+                        raw.update(zip([k.decode() for k in keys], values))
+                    except UnicodeDecodeError:
+                        raw.update(zip([k.decode("utf-8", "surrogateescape") for k in keys], values))
             self._raw = raw
         return self._raw
+
+    def _load_entries(self) -> dict[str, Entry]:
+        """Decode every entry at once (listing and reading everything need them all)."""
+        if not self._all_entries:
+            raw = self._load_raw()
+            with _gc_paused():
+                names = list(raw)
+                decoded = decode_entries(names, list(raw.values()), self.header, self.index_path,
+                                         self._entry_cache)
+                self._entries = dict(zip(names, decoded))
+            self._all_entries = True
+        return self._entries
 
     def _raw_value(self, name: str) -> Optional[bytes]:
         if self._raw is not None:
@@ -174,23 +175,43 @@ class BundleReader(CheckpointReader):
             self._entries[name] = entry
         return entry
 
-    def _slice_entry(self, name: str, key: bytes) -> Entry:
+    def slice_entry(self, name: str, extents: Sequence[Extent]) -> Entry:
+        """The entry of one stored slice of the partitioned tensor ``name``."""
+        key = encode_slice_key(name, extents)
         value = self._slice_raw.get(key) if self._raw is not None else self._table.get(key)
         if value is None:
             raise FormatError(f"partitioned tensor {name!r} lists a slice that has no entry", self.index_path)
         return decode_entry(name, value, self.header, self.index_path, self._entry_cache)
 
+    def slices_of(self, name: str) -> list[tuple[tuple[Extent, ...], Entry]]:
+        """``(extents, entry)`` of every stored slice of ``name`` (empty for a tensor stored whole)."""
+        return [(extents, self.slice_entry(name, extents)) for extents in self.entry(name).slices]
+
+    def index_blocks(self) -> Iterator[tuple[list[bytes], list[bytes]] | FormatError]:
+        """Keys and values of each index data block in order; a block that cannot be read comes as its error.
+
+        For checking a damaged index block by block; readers use :meth:`raw_entries`.
+        """
+        for handle in self._table.index_handles:
+            try:
+                yield self._table.block_lists(handle)
+            except FormatError as exc:
+                yield exc
+
+    def raw_entries(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every ``(key, serialized BundleEntryProto)`` of the index in key order, header and slices included."""
+        return self._table.items()
+
     def names(self) -> list[str]:
-        """Every tensor name in the index, unsorted work avoided (keys are stored sorted)."""
+        """Every tensor name in the index, in stored (sorted) order."""
         return list(self._load_raw())
 
     def tensor_infos(self) -> dict[str, TensorInfo]:
         if self._infos is None:
             infos = {}
-            for name in self._load_raw():
-                e = self.entry(name)
+            for name, e in self._load_entries().items():
                 if e.slices:
-                    nbytes = sum(self._slice_entry(name, encode_slice_key(name, s)).size for s in e.slices)
+                    nbytes = sum(part.size for _, part in self.slices_of(name))
                 else:
                     nbytes = e.size
                 infos[name] = TensorInfo(name, e.dtype, e.shape, nbytes, len(e.slices))
@@ -200,21 +221,13 @@ class BundleReader(CheckpointReader):
     def keys(self) -> list[str]:
         return self.names()  # the index is sorted already
 
-    def _dtypes_and_shapes(self) -> dict[str, tuple[dtypes.DType, tuple[int, ...]]]:
-        """Dtype and shape of every tensor, decoding only what listing needs."""
-        if self._infos is not None:
-            return {name: (info.dtype, info.shape) for name, info in self._infos.items()}
-        cache = self._shape_cache
-        path = self.index_path
-        return {name: decode_dtype_and_shape(name, value, path, cache) for name, value in self._load_raw().items()}
-
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
-        return {name: list(shape) for name, (_, shape) in self._dtypes_and_shapes().items()}
+        return {name: list(e.shape) for name, e in self._load_entries().items()}
 
     def get_variable_to_dtype_map(self) -> dict[str, np.dtype]:
         obj = np.dtype(object)
-        return {name: row.numpy if row.numpy is not None else obj
-                for name, (row, _) in self._dtypes_and_shapes().items()}
+        return {name: e.dtype.numpy if e.dtype.numpy is not None else obj
+                for name, e in self._load_entries().items()}
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._load_raw()
@@ -227,89 +240,98 @@ class BundleReader(CheckpointReader):
 
     # -- data ----------------------------------------------------------------------------
 
-    def _shard(self, shard_id: int) -> _Shard:
+    def _shard(self, shard_id: int) -> ByteSource:
         shard = self._shards.get(shard_id)
         if shard is None:
             path = naming.data_path(self.prefix, shard_id, self.header.num_shards)
             try:
-                shard = _Shard(path)
+                shard = open_source(path, storage_options=self.storage_options)
             except FileNotFoundError:
-                present = naming.data_shards(self.prefix)
+                present = naming.data_shards(self.prefix) if not is_url(self.prefix) else []
                 hint = f"; present: {', '.join(os.path.basename(p) for p in present)}" if present else ""
                 raise MissingShardError(
                     f"data shard {shard_id} of {self.header.num_shards} is missing{hint}", path) from None
             self._shards[shard_id] = shard
+            view = shard.buffer()
+            if view is not None:
+                self._views[shard_id] = view
         return shard
 
-    def _checked_shard(self, name: str, e: Entry) -> _Shard:
+    def open_entry(self, name: str, e: Entry) -> ByteSource:
+        """The shard holding entry ``e`` of ``name``, after checking the entry lies inside it.
+
+        Raises MissingShardError, or TruncatedError when the shard is shorter than the entry needs.
+        """
         shard = self._shard(e.shard_id)
         if e.offset + e.size > shard.size:
-            raise FormatError(
+            raise TruncatedError(
                 f"tensor {name!r} needs bytes {e.offset}..{e.offset + e.size} but the shard has only "
                 f"{shard.size} bytes: it is truncated, or the .index and .data files come from different saves",
                 shard.path, e.offset)
         return shard
 
-    def _mismatch(self, name: str, e: Entry, shard: _Shard, actual: int) -> ChecksumError:
+    def _mismatch(self, name: str, e: Entry, shard: ByteSource, actual: int) -> ChecksumError:
         return ChecksumError(
             f"crc32c mismatch in tensor {name!r} (stored {e.crc32c:#010x}, computed {actual:#010x}): "
             "the data file is damaged, or the .index and .data files come from different saves",
             shard.path, e.offset)
 
-    def _read_pod_into(self, name: str, e: Entry, dest: memoryview) -> None:
-        shard = self._checked_shard(name, e)
+    def _read_pod_into(self, name: str, e: Entry, shard: ByteSource, dest: memoryview) -> None:
+        """Fill ``dest`` with the bytes of a bounds-checked entry, verifying its checksum."""
         size = e.size
         if size == 0:
             return
         verify = self.verify_checksums
         if size < _PIPELINE_MIN or not verify:
-            got = _pread_into(shard.fd, dest, e.offset)
+            got = shard.read_into(dest, e.offset)
             crc = checksums.crc32c(dest) if verify else 0
         else:
+            if isinstance(shard, LocalFile):
+                shard.advise_sequential(e.offset, size)
             executor = _crc_executor()
             future: Optional[Future[int]] = None
             got = 0
             for start in range(0, size, _CHUNK):
                 chunk = dest[start:start + _CHUNK]
-                got += _pread_into(shard.fd, chunk, e.offset + start)
+                got += shard.read_into(chunk, e.offset + start)
                 prev = future
                 future = executor.submit(_chained_crc, chunk, prev)
             crc = future.result() if future is not None else 0
         if got != size:
-            raise FormatError(f"short read of tensor {name!r}", shard.path, e.offset)
+            raise TruncatedError(f"short read of tensor {name!r}", shard.path, e.offset)
         if verify and checksums.mask(crc) != e.crc32c:
             raise self._mismatch(name, e, shard, checksums.mask(crc))
 
     def _read_whole(self, name: str, e: Entry, copy: bool = True) -> np.ndarray:
         """Read a tensor (or one slice) stored in one piece."""
         row = e.dtype
+        shard = self.open_entry(name, e)  # before any allocation: sizes come from the file
         if row.is_pod:
             assert row.numpy is not None
-            if not copy and self.header.endianness != BIG_ENDIAN:
-                shard = self._checked_shard(name, e)
-                if e.size == 0:
-                    return np.empty(e.shape, row.numpy)
-                view = memoryview(shard.map)[e.offset:e.offset + e.size]
+            if e.size == 0:
+                return np.empty(e.shape, row.numpy)
+            view = self._views.get(e.shard_id)
+            if not copy and self._little and view is not None:
+                stored = view[e.offset:e.offset + e.size]
                 if self.verify_checksums:
-                    crc = checksums.mask(checksums.crc32c(view))
+                    crc = checksums.mask(checksums.crc32c(stored))
                     if crc != e.crc32c:
                         raise self._mismatch(name, e, shard, crc)
-                return np.frombuffer(view, dtype=row.numpy).reshape(e.shape)
+                return np.frombuffer(stored, dtype=row.numpy).reshape(e.shape)
             out = np.empty(e.shape, row.numpy)
-            self._read_pod_into(name, e, out.reshape(-1).view(np.uint8).data)
-            if self.header.endianness == BIG_ENDIAN:
+            self._read_pod_into(name, e, shard, out.reshape(-1).view(np.uint8).data)
+            if not self._little:
                 _swap_bytes(out)
             return out
-        shard = self._checked_shard(name, e)
         buf = bytearray(e.size)
-        if _pread_into(shard.fd, memoryview(buf), e.offset) != e.size:
-            raise FormatError(f"short read of tensor {name!r}", shard.path, e.offset)
+        if shard.read_into(memoryview(buf), e.offset) != e.size:
+            raise TruncatedError(f"short read of tensor {name!r}", shard.path, e.offset)
         if row.is_string:
             try:
                 values, string_crc = data.decode_strings(bytes(buf), e.nelements, verify=self.verify_checksums,
                                                          name=name)
             except FormatError as exc:
-                raise FormatError(exc.detail, shard.path, e.offset) from None
+                raise type(exc)(exc.detail, shard.path, e.offset) from None
             if string_crc is not None and string_crc != e.crc32c:
                 raise self._mismatch(name, e, shard, string_crc)
             return data.string_array(values, e.shape)
@@ -317,67 +339,78 @@ class BundleReader(CheckpointReader):
             try:
                 values, crc = data.decode_variants(bytes(buf), e.nelements, name=name)
             except FormatError as exc:
-                raise FormatError(exc.detail, shard.path, e.offset) from None
+                raise type(exc)(exc.detail, shard.path, e.offset) from None
             if self.verify_checksums and crc != e.crc32c:
                 raise self._mismatch(name, e, shard, crc)
             return data.string_array(values, e.shape)
         raise FormatError(f"tensor {name!r} has dtype {row.proto_name}, which cannot be read", shard.path)
 
-    def _read_sliced(self, name: str, e: Entry) -> np.ndarray:
+    def read_entry(self, name: str, e: Entry) -> np.ndarray:
+        """The value of one stored piece of ``name``: the whole tensor, or one slice from :meth:`slices_of`."""
+        return self._read_whole(name, e)
+
+    def _planned_slices(self, name: str, e: Entry) -> list[tuple[tuple[int, ...], tuple[int, ...], Entry]]:
+        """``(starts, lengths, entry)`` of every slice, checked before anything is allocated.
+
+        Each slice must have the tensor's dtype, its own shape, lie inside the tensor and inside its shard,
+        and together the slices must tile the tensor exactly: no element twice, none missing.
+        """
         row = e.dtype
-        out = np.empty(e.shape, row.numpy if row.numpy is not None else object)
-        covered = 0
+        plan = []
         for extents in e.slices:
             try:
                 starts, lengths = resolve(extents, e.shape)
             except FormatError as exc:
                 raise FormatError(f"tensor {name!r}: {exc.detail}", self.index_path) from None
-            part = self._slice_entry(name, encode_slice_key(name, extents))
+            part = self.slice_entry(name, extents)
             if part.dtype.enum != row.enum or part.shape != lengths:
                 raise FormatError(f"slice of tensor {name!r} is {part.dtype.tf_name}{list(part.shape)}, "
                                   f"expected {row.tf_name}{list(lengths)}", self.index_path)
+            self.open_entry(name, part)
+            plan.append((starts, lengths, part))
+        try:
+            check_tiling(e.shape, [(s, n) for s, n, _ in plan])
+        except FormatError as exc:
+            raise FormatError(f"slices of tensor {name!r}: {exc.detail}", self.index_path) from None
+        return plan
+
+    def _read_sliced(self, name: str, e: Entry) -> np.ndarray:
+        row = e.dtype
+        plan = self._planned_slices(name, e)
+        out = np.empty(e.shape, row.numpy if row.numpy is not None else object)
+        for starts, lengths, part in plan:
             target = out[region(starts, lengths)]
-            if row.is_pod and target.flags.c_contiguous and self.header.endianness != BIG_ENDIAN:
+            if row.is_pod and target.flags.c_contiguous and self._little:
                 # Rows of a C-order array: read straight into the output.
-                self._read_pod_into(name, part, target.reshape(-1).view(np.uint8).data)
+                self._read_pod_into(name, part, self._shard(part.shard_id), target.reshape(-1).view(np.uint8).data)
             else:
                 target[...] = self._read_whole(name, part)
-            covered += part.nelements
-        if covered != e.nelements:
-            raise FormatError(f"slices of tensor {name!r} cover {covered} of its {e.nelements} elements",
-                              self.index_path)
         return out
-
-    def _read_small(self, name: str, e: Entry, copy: bool) -> np.ndarray:
-        """A little-endian POD tensor small enough to copy out of the map in one go."""
-        shard = self._shards.get(e.shard_id) or self._shard(e.shard_id)
-        end = e.offset + e.size
-        if end > shard.size:
-            self._checked_shard(name, e)  # raises, explaining the truncation
-        data = shard.view[e.offset:end]
-        if self.verify_checksums:
-            crc = checksums.mask(checksums.crc32c(data))
-            if crc != e.crc32c:
-                raise self._mismatch(name, e, shard, crc)
-        arr = np.frombuffer(data, e.dtype.numpy).reshape(e.shape)
-        # The copy is made after the check; the shard is read-only, so the bytes cannot change in between.
-        return arr.copy() if copy else arr
 
     def check_data(self, name: str, e: Entry) -> None:
         """Verify one entry's stored bytes against its checksum without keeping them.
 
-        Raises MissingShardError, FormatError (bytes past the end of the shard,
-        malformed strings) or ChecksumError.
+        Raises MissingShardError, TruncatedError (bytes past the end of the shard), FormatError (malformed
+        strings) or ChecksumError.
         """
         if e.slices:
             return
+        shard = self.open_entry(name, e)
         if e.dtype.itemsize:
-            shard = self._checked_shard(name, e)
-            view = shard.view
             crc = 0
             end = e.offset + e.size
+            view = self._views.get(e.shard_id)
+            scratch = memoryview(bytearray(min(_CHUNK, e.size))) if view is None else None
             for start in range(e.offset, end, _CHUNK):
-                crc = checksums.crc32c(view[start:min(start + _CHUNK, end)], crc)
+                stop = min(start + _CHUNK, end)
+                if view is not None:
+                    crc = checksums.crc32c(view[start:stop], crc)
+                else:
+                    assert scratch is not None
+                    piece = scratch[:stop - start]
+                    if shard.read_into(piece, start) != len(piece):
+                        raise TruncatedError(f"short read of tensor {name!r}", shard.path, start)
+                    crc = checksums.crc32c(piece, crc)
             masked = checksums.mask(crc)
             if masked != e.crc32c:
                 raise self._mismatch(name, e, shard, masked)
@@ -400,22 +433,36 @@ class BundleReader(CheckpointReader):
         e = self._entries.get(name)
         if e is None:
             e = self.entry(name)
-        if e.slices:
+        # The common case, kept inline: a small fixed-size tensor in a local little-endian shard.
+        row, shape, shard_id, offset, size, crc, slices = e
+        if size <= _SMALL and not slices and row.itemsize and self._little:
+            view = self._views.get(shard_id)
+            if view is None:
+                self._shard(shard_id)
+                view = self._views.get(shard_id)
+            end = offset + size
+            if view is not None and end <= len(view) and size:
+                chunk = view[offset:end]
+                if self.verify_checksums:
+                    actual = crc32c_raw(chunk)
+                    if ((((actual >> 15) | (actual << 17)) + MASK_DELTA) & 0xFFFFFFFF) != crc:  # checksums.mask
+                        raise self._mismatch(name, e, self._shards[shard_id], checksums.mask(actual))
+                if copy:
+                    return np.ndarray(shape, row.numpy, bytearray(chunk))
+                return np.ndarray(shape, row.numpy, chunk)
+        if slices:
             return self._read_sliced(name, e)
-        if e.size <= _SMALL and e.dtype.itemsize and self.header.endianness != BIG_ENDIAN:
-            return self._read_small(name, e, copy)
         return self._read_whole(name, e, copy=copy)
 
     def _prefetchable(self, e: Entry) -> bool:
-        return (not e.slices and e.dtype.is_pod and e.size > _SMALL and self.verify_checksums
-                and self.header.endianness != BIG_ENDIAN)
+        return (not e.slices and e.dtype.is_pod and e.size > _SMALL and self.verify_checksums and self._little)
 
     def _fetch(self, name: str, e: Entry) -> tuple[np.ndarray, int]:
         """Read the bytes of a whole POD tensor without checking them (runs on the read thread)."""
-        shard = self._checked_shard(name, e)
+        shard = self.open_entry(name, e)
         assert e.dtype.numpy is not None
         out = np.empty(e.shape, e.dtype.numpy)
-        return out, _pread_into(shard.fd, out.reshape(-1).view(np.uint8).data, e.offset)
+        return out, shard.read_into(out.reshape(-1).view(np.uint8).data, e.offset)
 
     def items(self) -> Iterator[tuple[str, np.ndarray]]:
         """Yield ``(name, value)`` for every tensor in name order, each a new array.
@@ -423,21 +470,22 @@ class BundleReader(CheckpointReader):
         Large tensors are read ahead on a second thread: while one tensor's
         checksum is verified here, the next one is already being read.
         """
-        names = self.keys()
+        entries = self._load_entries()
+        names = list(entries)
         for shard_id in range(self.header.num_shards):
             self._shard(shard_id)  # open every shard here, not on the read thread
         executor = _prefetch_executor()
         pending: Optional[Future[tuple[np.ndarray, int]]] = None
         pending_name = ""
         for i, name in enumerate(names):
-            e = self.entry(name)
+            e = entries[name]
             if pending is not None and pending_name == name:
                 future, pending = pending, None
             else:
                 future = None
             # Start reading the next large tensor before working on this one.
             if i + 1 < len(names):
-                nxt = self.entry(names[i + 1])
+                nxt = entries[names[i + 1]]
                 if self._prefetchable(nxt):
                     pending, pending_name = executor.submit(self._fetch, names[i + 1], nxt), names[i + 1]
             if future is None:
@@ -446,7 +494,7 @@ class BundleReader(CheckpointReader):
             out, got = future.result()
             shard = self._shards[e.shard_id]
             if got != e.size:
-                raise FormatError(f"short read of tensor {name!r}", shard.path, e.offset)
+                raise TruncatedError(f"short read of tensor {name!r}", shard.path, e.offset)
             crc = checksums.mask(checksums.crc32c(out.reshape(-1).view(np.uint8).data))
             if crc != e.crc32c:
                 raise self._mismatch(name, e, shard, crc)
@@ -455,6 +503,7 @@ class BundleReader(CheckpointReader):
             pending.result()
 
     def close(self) -> None:
+        self._views.clear()
         for shard in self._shards.values():
             shard.close()
         self._shards.clear()

@@ -224,3 +224,36 @@ def is_full(extents: Sequence[Extent], full_shape: Sequence[int]) -> bool:
     """True when the slice covers the whole tensor."""
     starts, lengths = resolve(extents, full_shape)
     return all(s == 0 for s in starts) and tuple(lengths) == tuple(full_shape)
+
+
+def check_tiling(shape: Sequence[int], parts: Sequence[tuple[Sequence[int], Sequence[int]]]) -> None:
+    """Check that the ``(starts, lengths)`` boxes tile a tensor of ``shape`` exactly.
+
+    The element counts must add up to the tensor's and no two boxes may overlap; together that means
+    every element is written exactly once. Boxes are swept in order of their first coordinate, so only
+    boxes that overlap along dimension 0 are compared (partitioned variables are cut along one or two
+    dimensions, which keeps that set small). Raises FormatError.
+    """
+    total = 1
+    for d in shape:
+        total *= d
+    covered = 0
+    for _, lengths in parts:
+        n = 1
+        for d in lengths:
+            n *= d
+        covered += n
+    if covered != total:
+        raise FormatError(f"cover {covered} elements but the tensor has {total}")
+    if not shape or len(parts) < 2:
+        return
+    boxes = sorted((tuple(s), tuple(n)) for s, n in parts if all(n))
+    active: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    for starts, lengths in boxes:
+        active = [b for b in active if b[0][0] + b[1][0] > starts[0]]
+        for other_starts, other_lengths in active:
+            if all(a < ob + ol and ob < a + al
+                   for a, al, ob, ol in zip(starts, lengths, other_starts, other_lengths)):
+                where = ", ".join(f"{a}:{a + al}" for a, al in zip(starts, lengths))
+                raise FormatError(f"overlap: the slice [{where}] shares elements with another slice")
+        active.append((starts, lengths))

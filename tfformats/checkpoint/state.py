@@ -7,6 +7,7 @@ import os
 import time
 from typing import Optional, Sequence
 
+from .._io.atomic import write_bytes
 from ..errors import FormatError, PathLike
 
 STATE_FILENAME = "checkpoint"
@@ -89,8 +90,5 @@ def write_state(
     state.all_model_checkpoint_timestamps.extend(stamps)
     state.last_preserved_timestamp = min(stamps) if stamps else 0.0
     file = os.path.join(folder, STATE_FILENAME)
-    tmp = file + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text_format.MessageToString(state))
-    os.replace(tmp, file)
+    write_bytes(file, text_format.MessageToString(state).encode("utf-8"))
     return file

@@ -18,7 +18,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
-from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TFFormatsError
+from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TFFormatsError, TruncatedError
 
 # When at least this share of the tensors checked (and at least this many) fail
 # their checksums, one damaged spot is unlikely: the index and data files
@@ -46,6 +46,7 @@ class ShardStatus:
     present: bool
     size: Optional[int]  # bytes on disk, None when missing
     needed: int  # bytes the index places data in
+    shard_id: int = 0
 
 
 @dataclass
@@ -123,7 +124,6 @@ def verify_checkpoint(path: PathLike, *, progress: Optional[Callable[[int, int],
 def _verify_v2(report: VerifyReport, prefix: str,
                progress: Optional[Callable[[int, int], None]]) -> None:
     from ..bundle import naming
-    from ..bundle.entries import decode_entry
     from ..bundle.reader import BundleReader
 
     index = naming.index_path(prefix)
@@ -136,100 +136,133 @@ def _verify_v2(report: VerifyReport, prefix: str,
         report.diagnosis.append(_why_index_unreadable(index, exc))
         return
     with reader:
-        report.num_shards = reader.header.num_shards
-        table = reader._table
-        report.blocks_checked = 1  # the index block, checked on open
-        names: list[tuple[str, bytes]] = []
-        slice_values: dict[bytes, bytes] = {}
-        for handle in table.index_handles:
+        report.num_shards = reader.num_shards
+        names, slice_values = _index_contents(report, reader)
+        data = _data_entries(report, reader, names, slice_values)
+        _check_shards(report, reader, data)
+        _check_data(report, reader, data, progress)
+
+
+def _index_contents(report: VerifyReport, reader: Any) -> tuple[list[tuple[str, bytes]], dict[bytes, bytes]]:
+    """Tensor entries and slice entries of every index block that can be read; damaged blocks are problems."""
+    report.blocks_checked = 1  # the index block, checked on open
+    names: list[tuple[str, bytes]] = []
+    slice_values: dict[bytes, bytes] = {}
+    for block in reader.index_blocks():
+        if isinstance(block, FormatError):
+            report.problems.append(_problem_from(block, "index"))
+            continue
+        report.blocks_checked += 1
+        for key, value in zip(*block):
+            if not key:
+                continue
+            if key[0] == 0:
+                slice_values[key] = value
+            else:
+                names.append((key.decode("utf-8", "backslashreplace"), value))
+    report.tensors = len(names)
+    return names, slice_values
+
+
+def _slice_label(name: str, extents: Any) -> str:
+    return f"{name}[{', '.join(':' if x.length < 0 else f'{x.start}:{x.start + x.length}' for x in extents)}]"
+
+
+def _data_entries(report: VerifyReport, reader: Any, names: list[tuple[str, bytes]],
+                  slice_values: dict[bytes, bytes]) -> list[tuple[str, Any]]:
+    """``(label, entry)`` of every stored piece of data: whole tensors and the slices of partitioned ones."""
+    from ..bundle.entries import decode_entry
+    from ..bundle.slices import encode_slice_key
+
+    index, header = reader.index_path, reader.header
+    index_damaged = bool(report.problems)
+    data: list[tuple[str, Any]] = []
+    for name, value in names:
+        try:
+            entry = decode_entry(name, value, header, index)
+        except FormatError as exc:
+            report.problems.append(_problem_from(exc, "entry", name))
+            continue
+        if not entry.slices:
+            data.append((name, entry))
+            continue
+        for extents in entry.slices:
+            raw = slice_values.pop(encode_slice_key(name, extents), None)
+            label = _slice_label(name, extents)
+            if raw is None:
+                if not index_damaged:
+                    report.problems.append(Problem(
+                        "slices", f"partitioned tensor {name!r} lists slice {label} that has no entry", name, index))
+                continue
             try:
-                keys, values = table.block_lists(handle)
+                data.append((label, decode_entry(name, raw, header, index)))
             except FormatError as exc:
-                report.problems.append(_problem_from(exc, "index"))
-                continue
-            report.blocks_checked += 1
-            for key, value in zip(keys, values):
-                if not key:
-                    continue
-                if key[0] == 0:
-                    slice_values[key] = value
-                else:
-                    names.append((key.decode("utf-8", "backslashreplace"), value))
-        report.tensors = len(names)
-        index_damaged = bool(report.problems)
-
-        data: list[tuple[str, Any]] = []
-        for name, value in names:
-            try:
-                entry = decode_entry(name, value, reader.header, index)
-            except FormatError as exc:
-                report.problems.append(_problem_from(exc, "entry", name))
-                continue
-            if not entry.slices:
-                data.append((name, entry))
-                continue
-            from ..bundle.slices import encode_slice_key
-
-            for extents in entry.slices:
-                key = encode_slice_key(name, extents)
-                raw = slice_values.pop(key, None)
-                label = f"{name}[{', '.join(':' if x.length < 0 else f'{x.start}:{x.start + x.length}' for x in extents)}]"
-                if raw is None:
-                    if not index_damaged:
-                        report.problems.append(Problem(
-                            "slices", f"partitioned tensor {name!r} lists slice {label} that has no entry",
-                            name, index))
-                    continue
-                try:
-                    data.append((label, decode_entry(name, raw, reader.header, index)))
-                except FormatError as exc:
-                    report.problems.append(_problem_from(exc, "entry", label))
-
-        _check_shards(report, reader, prefix, data)
-        missing = {s for s, status in enumerate(report.shards) if not status.present}
-        total = sum(e.size for _, e in data)
-        done = 0
-        for label, entry in data:
-            if entry.shard_id in missing:
-                continue
-            report.entries_checked += 1
-            report.bytes_checked += entry.size
-            try:
-                reader.check_data(label, entry)
-            except ChecksumError as exc:
-                report.problems.append(_problem_from(exc, "checksum", label))
-            except MissingShardError as exc:  # pragma: no cover - shards were checked above
-                report.problems.append(_problem_from(exc, "missing_shard", label))
-            except FormatError as exc:
-                kind = "truncated" if "needs bytes" in exc.detail else "data"
-                report.problems.append(_problem_from(exc, kind, label))
-            done += entry.size
-            if progress is not None:
-                progress(done, total)
+                report.problems.append(_problem_from(exc, "entry", label))
+    return data
 
 
-def _check_shards(report: VerifyReport, reader: Any, prefix: str, data: list[tuple[str, Any]]) -> None:
+def _check_data(report: VerifyReport, reader: Any, data: list[tuple[str, Any]],
+                progress: Optional[Callable[[int, int], None]]) -> None:
+    missing = {s.shard_id for s in report.shards if not s.present}
+    total = sum(e.size for _, e in data)
+    done = 0
+    for label, entry in data:
+        if entry.shard_id in missing:
+            continue
+        report.entries_checked += 1
+        report.bytes_checked += entry.size
+        try:
+            reader.check_data(label, entry)
+        except ChecksumError as exc:
+            report.problems.append(_problem_from(exc, "checksum", label))
+        except MissingShardError as exc:  # pragma: no cover - shards were checked before
+            report.problems.append(_problem_from(exc, "missing_shard", label))
+        except TruncatedError as exc:
+            report.problems.append(_problem_from(exc, "truncated", label))
+        except FormatError as exc:
+            report.problems.append(_problem_from(exc, "data", label))
+        done += entry.size
+        if progress is not None:
+            progress(done, total)
+
+
+def _check_shards(report: VerifyReport, reader: Any, data: list[tuple[str, Any]]) -> None:
+    """Check the shards the entries use and those on disk; summarise the rest in one problem.
+
+    The header's shard count is just a number in the file: a damaged or hostile index may claim a million
+    shards. Work is bounded by what the entries reference and what the folder holds, not by that number.
+    """
     from ..bundle import naming
 
-    needed = [0] * report.num_shards
+    num_shards = report.num_shards
+    needed: dict[int, int] = {}
     for _, entry in data:
-        if 0 <= entry.shard_id < report.num_shards:
-            needed[entry.shard_id] = max(needed[entry.shard_id], entry.offset + entry.size)
-    for shard_id in range(report.num_shards):
-        shard_path = naming.data_path(prefix, shard_id, report.num_shards)
-        try:
-            size: Optional[int] = os.stat(shard_path).st_size
-        except FileNotFoundError:
-            size = None
-        report.shards.append(ShardStatus(shard_path, size is not None, size, needed[shard_id]))
+        if 0 <= entry.shard_id < num_shards:
+            needed[entry.shard_id] = max(needed.get(entry.shard_id, 0), entry.offset + entry.size)
+    on_disk: dict[int, int] = {}
+    for path in naming.data_shards(reader.prefix):
+        parsed = naming.parse_data_path(path)
+        if parsed is not None and parsed[1] == num_shards:
+            on_disk[parsed[0]] = os.stat(path).st_size
+    for shard_id in sorted(set(needed) | set(on_disk)):
+        shard_path = naming.data_path(reader.prefix, shard_id, num_shards)
+        size = on_disk.get(shard_id)
+        report.shards.append(ShardStatus(shard_path, size is not None, size, needed.get(shard_id, 0), shard_id))
         if size is None:
             report.problems.append(Problem(
-                "missing_shard", f"{shard_path}: data shard {shard_id} of {report.num_shards} is missing",
+                "missing_shard", f"{shard_path}: data shard {shard_id} of {num_shards} is missing",
                 None, shard_path))
-        elif size < needed[shard_id]:
+        elif size < needed.get(shard_id, 0):
             report.problems.append(Problem(
                 "truncated", f"{shard_path}: {size} bytes, but the index places data up to byte "
                              f"{needed[shard_id]}", None, shard_path, size))
+    unaccounted = num_shards - len(set(needed) | set(on_disk))
+    if unaccounted > 0:
+        first = next(i for i in range(num_shards) if i not in needed and i not in on_disk)
+        example = naming.data_path(reader.prefix, first, num_shards)
+        report.problems.append(Problem(
+            "missing_shard", f"{unaccounted} of the {num_shards} data shards the header names are missing "
+                             f"and hold no tensor (first: {os.path.basename(example)})", None, example))
 
 
 # -- V1 tables -----------------------------------------------------------------------------

@@ -214,17 +214,9 @@ def write_graph_def(graph_def: Any, path: PathLike, as_text: bool = False) -> No
         data = format_text(graph_def).encode("utf-8")
     else:
         data = graph_def.SerializeToString(deterministic=True)
-    from .._io.transfer import write_all
+    from .._io.atomic import write_bytes
 
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            write_all(f, data)  # large single writes are much slower than pieces on some kernels
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes(path, data)
 
 
 __all__ = ["Kind", "detect_kind", "is_text", "parse_message", "read_graph_def", "read_message", "read_meta_graph",

@@ -528,18 +528,21 @@ def _refresh_has_values(graph: object) -> None:
 def _copy_raw(reader: BundleReader, writer: BundleWriter, out: Output) -> None:
     """Copy the stored bytes of one tensor (all its slices), checking them against their crc."""
     entry = reader.entry(out.source)
-    pieces: list[tuple[Entry, Optional[tuple[Extent, ...]]]]
-    if entry.slices:
-        pieces = [(reader._slice_entry(out.source, encode_slice_key(out.source, ext)), ext)
-                  for ext in entry.slices]
-    else:
-        pieces = [(entry, None)]
-    for piece, extents in pieces:
-        shard = reader._checked_shard(out.source, piece)  # opens the shard once; bounds checked
+    pieces: list[tuple[Optional[tuple[Extent, ...]], Entry]] = [
+        (extents, part) for extents, part in reader.slices_of(out.source)] if entry.slices else [(None, entry)]
+    for extents, piece in pieces:
+        shard = reader.open_entry(out.source, piece)  # bounds checked
         slice_of = (entry.shape, extents) if extents is not None else None
-        writer.add_file_range(out.name, piece.dtype, piece.shape, shard.fd, piece.offset, piece.size,
-                              piece.crc32c, src_path=shard.path, verify=reader.verify_checksums,
-                              slice_of=slice_of)
+        if shard.fileno is not None:
+            writer.add_file_range(out.name, piece.dtype, piece.shape, shard.fileno, piece.offset, piece.size,
+                                  piece.crc32c, src_path=shard.path, verify=reader.verify_checksums,
+                                  slice_of=slice_of)
+        else:  # not a local file: the bytes come through the reader, checked
+            value = reader.read_entry(out.source, piece)
+            if extents is None:
+                writer.add(out.name, value, dtype=piece.dtype.enum)
+            else:
+                writer.add_slice(out.name, entry.shape, extents, value)
 
 
 def _cast(value: np.ndarray, row: DType) -> np.ndarray:

@@ -34,6 +34,7 @@ from typing import BinaryIO, Iterator, Optional, Sequence
 import numpy as np
 
 from .. import dtypes
+from .._io.atomic import atomic_output
 from .._io import transfer
 from ..bundle.entries import BIG_ENDIAN
 from ..bundle.reader import BundleReader
@@ -88,26 +89,6 @@ def select_tensors(reader: CheckpointReader, *, only: Sequence[str] = (),
     return out
 
 
-def _tmp_path(path: str) -> str:
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{path}: the folder {folder} does not exist")
-    return f"{path}.tmp{os.getpid()}"
-
-
-@contextlib.contextmanager
-def _atomic_output(path: str) -> Iterator[str]:
-    """Yield a temporary name beside ``path``; move it into place on success, remove it on failure."""
-    tmp = _tmp_path(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 @contextlib.contextmanager
 def _opened(src: PathLike | CheckpointReader) -> Iterator[CheckpointReader]:
     """The reader of ``src``; closed afterwards only when opened here."""
@@ -157,7 +138,7 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
                                        "(use --only or edit --drop to leave it out)", reader.prefix)
         kinds: dict[str, object] = {}
         written = 0
-        with _atomic_output(path) as tmp:
+        with atomic_output(path) as tmp:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for new, old in chosen.items():
                     row = infos[old].dtype
@@ -296,7 +277,7 @@ def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only:
         _, layout = _safetensors_header(chosen, infos, meta, source=reader.prefix)
         header, _ = _safetensors_header(chosen, infos, meta, _kernel_copy_residue(reader, layout), reader.prefix)
         written = 0
-        with _atomic_output(path) as tmp:
+        with atomic_output(path) as tmp:
             with open(tmp, "wb") as f:
                 f.write(len(header).to_bytes(8, "little"))
                 f.write(header)
@@ -310,14 +291,15 @@ def _write_tensor_bytes(reader: CheckpointReader, name: str, f: BinaryIO) -> int
     if isinstance(reader, BundleReader) and reader.header.endianness != BIG_ENDIAN:
         entry = reader.entry(name)
         if not entry.slices and entry.dtype.is_pod:
-            shard = reader._checked_shard(name, entry)  # bounds checked against the shard's size
-            crc = transfer.append_range(f, shard.fd, entry.offset, entry.size, path=shard.path,
-                                        checksum=reader.verify_checksums)
-            if crc is not None and mask(crc) != entry.crc32c:
-                raise ChecksumError(f"crc32c mismatch in tensor {name!r} (stored {entry.crc32c:#010x}, "
-                                    f"computed {mask(crc):#010x}): the data file is damaged",
-                                    shard.path, entry.offset)
-            return entry.size
+            shard = reader.open_entry(name, entry)  # bounds checked against the shard's size
+            if shard.fileno is not None:
+                crc = transfer.append_range(f, shard.fileno, entry.offset, entry.size, path=shard.path,
+                                            checksum=reader.verify_checksums)
+                if crc is not None and mask(crc) != entry.crc32c:
+                    raise ChecksumError(f"crc32c mismatch in tensor {name!r} (stored {entry.crc32c:#010x}, "
+                                        f"computed {mask(crc):#010x}): the data file is damaged",
+                                        shard.path, entry.offset)
+                return entry.size
     value = np.ascontiguousarray(reader.get_tensor(name))
     return transfer.write_all(f, value.reshape(-1).view(np.uint8).data)
 

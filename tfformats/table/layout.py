@@ -12,7 +12,7 @@ import struct
 from typing import Iterator, NamedTuple, Union
 
 from .. import checksums
-from ..errors import FormatError
+from ..errors import FormatError, TruncatedError, WrongFormatError
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -55,7 +55,7 @@ def decode_varint(buf: Buffer, pos: int, limit: int | None = None) -> tuple[int,
     start = pos
     while True:
         if pos >= end:
-            raise FormatError("truncated varint", offset=start)
+            raise TruncatedError("truncated varint", offset=start)
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
@@ -96,7 +96,7 @@ def decode_footer(buf: Buffer) -> Footer:
         raise FormatError(f"footer must be {FOOTER_SIZE} bytes, got {len(buf)}")
     (magic,) = _U64.unpack_from(buf, FOOTER_SIZE - 8)
     if magic != TABLE_MAGIC:
-        raise FormatError(f"not a table: bad magic number {magic:#018x} in the footer")
+        raise WrongFormatError(f"not a table: bad magic number {magic:#018x} in the footer")
     metaindex, pos = decode_block_handle(buf, 0, FOOTER_SIZE - 8)
     index, _ = decode_block_handle(buf, pos, FOOTER_SIZE - 8)
     return Footer(metaindex, index)

@@ -7,7 +7,8 @@ import mmap
 import os
 from typing import Iterator, Optional
 
-from ..errors import ChecksumError, FormatError, PathLike
+from .._io.source import LocalFile, StorageOptions, open_source
+from ..errors import ChecksumError, FormatError, PathLike, TruncatedError
 from . import layout
 from .layout import BlockHandle
 
@@ -29,21 +30,24 @@ class TableReader:
     checked and decoded on demand; the last one decoded is cached.
     """
 
-    def __init__(self, path: PathLike, *, verify_checksums: bool = True) -> None:
+    def __init__(self, path: PathLike, *, verify_checksums: bool = True,
+                 storage_options: StorageOptions = None) -> None:
         self.path = os.fspath(path)
         self.verify_checksums = verify_checksums
-        with open(self.path, "rb") as f:
-            self.size = os.fstat(f.fileno()).st_size
-            if self.size < layout.FOOTER_SIZE:
-                raise FormatError(
-                    f"file of {self.size} bytes is too short to be a table "
-                    f"(a table ends with a {layout.FOOTER_SIZE}-byte footer)", self.path)
-            self._map: mmap.mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._source = open_source(self.path, storage_options=storage_options)
+        self.size = self._source.size
+        if self.size < layout.FOOTER_SIZE:
+            self._source.close()
+            raise TruncatedError(
+                f"file of {self.size} bytes is too short to be a table "
+                f"(a table ends with a {layout.FOOTER_SIZE}-byte footer)", self.path)
+        # Local files are sliced straight out of their map; remote ones are read by range.
+        self._map: Optional[mmap.mmap] = self._source.map if isinstance(self._source, LocalFile) else None
         footer_at = self.size - layout.FOOTER_SIZE
         try:
-            self.footer = layout.decode_footer(self._map[footer_at:])
+            self.footer = layout.decode_footer(self._bytes(footer_at, self.size))
         except FormatError as exc:
-            raise FormatError(exc.detail, self.path, footer_at) from None
+            raise type(exc)(exc.detail, self.path, footer_at) from None
         self._check_handle(self.footer.index, "index block", footer_at)
         self.index_keys: list[bytes] = []
         self.index_handles: list[BlockHandle] = []
@@ -62,10 +66,15 @@ class TableReader:
 
     # -- blocks ---------------------------------------------------------------------
 
+    def _bytes(self, start: int, end: int) -> bytes:
+        if self._map is not None:
+            return self._map[start:end]
+        return self._source.read(start, end - start)
+
     def _check_handle(self, handle: BlockHandle, what: str, where: int) -> None:
         end = handle.offset + handle.size + layout.BLOCK_TRAILER_SIZE
         if end > self.size:
-            raise FormatError(
+            raise TruncatedError(
                 f"{what} handle (offset {handle.offset}, size {handle.size}) points past the end "
                 f"of the file ({self.size} bytes); the file is truncated or not a table", self.path, where)
 
@@ -73,8 +82,9 @@ class TableReader:
         """Return the decoded contents of the block at ``handle``."""
         self._check_handle(handle, what, handle.offset)
         start, end = handle.offset, handle.offset + handle.size
-        contents = self._map[start:end]
-        compression, stored_crc = layout.decode_block_trailer(self._map[end:end + layout.BLOCK_TRAILER_SIZE])
+        both = self._bytes(start, end + layout.BLOCK_TRAILER_SIZE)
+        contents = both[:handle.size]
+        compression, stored_crc = layout.decode_block_trailer(both[handle.size:])
         if self.verify_checksums and layout.block_crc(contents, compression) != stored_crc:
             raise ChecksumError(f"{what} checksum mismatch (block of {handle.size} bytes): "
                                 "the file is damaged", self.path, start)
@@ -159,7 +169,8 @@ class TableReader:
         return self._cache.get(key)
 
     def close(self) -> None:
-        self._map.close()
+        self._map = None
+        self._source.close()
 
     def __enter__(self) -> "TableReader":
         return self
