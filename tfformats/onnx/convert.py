@@ -1,0 +1,197 @@
+"""``to_onnx``: a frozen GraphDef, SavedModel or .meta + checkpoint to an ONNX ModelProto.
+
+Example:
+    >>> import tfformats as tff
+    >>> model = tff.to_onnx("export/1")                       # a SavedModel folder
+    >>> model = tff.to_onnx("frozen.pb", input_shapes={"x:0": [1, 224, 224, 3]})
+    >>> import onnx; onnx.save(model, "model.onnx")
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from ..errors import ArgumentError, PathLike, UnsupportedError
+from ..graphs.names import parse_input
+from ._deps import require_onnx
+from .context import Context, Model
+from .dtypes import onnx_type
+from .graph import format_unsupported, needed_nodes, unsupported_ops, convert_nodes
+from .layout import cancel_transposes
+from .source import Frozen, Source, resolve
+from .values import Shape, Value
+
+DEFAULT_OPSET = 18
+MIN_OPSET = 13
+
+
+def _shape_dims(shape: Shape, name: str) -> Optional[list[Any]]:
+    if shape is None:
+        return None
+    return [d if isinstance(d, (int, str)) else f"{_sym(name)}_dim{i}" for i, d in enumerate(shape)]
+
+
+def _sym(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def _placeholder_value(model: Model, node: Any, onnx_name: str, override: Optional[Sequence[int]]) -> tuple[Value, Any]:
+    from .. import tensor_proto  # noqa: F401  (keeps import order stable)
+    from .attrs import get_shape, get_type
+
+    dtype = onnx_type(get_type(node, "dtype"), f"input {onnx_name!r}")
+    dims = [int(d) for d in override] if override is not None else get_shape(node, "shape")
+    shape: Shape = None
+    if dims is not None:
+        shape = tuple(d if d >= 0 else f"{_sym(onnx_name)}_dim{i}" for i, d in enumerate(dims))
+    info = model.helper.make_tensor_value_info(onnx_name, dtype, None if shape is None else list(shape))
+    return Value(onnx_name, dtype, shape), info
+
+
+def _rename(graph: Any, old: str, new: str) -> None:
+    """Rename value ``old`` to ``new`` everywhere in ``graph`` and its subgraphs."""
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == old:
+                node.input[i] = new
+        for i, name in enumerate(node.output):
+            if name == old:
+                node.output[i] = new
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                _rename(attr.g, old, new)
+            for g in attr.graphs:
+                _rename(g, old, new)
+
+
+def _check_opset(opset: Optional[int], onnx: Any) -> int:
+    if opset is None:
+        return DEFAULT_OPSET
+    newest = int(onnx.defs.onnx_opset_version())
+    if not MIN_OPSET <= opset <= newest:
+        raise ArgumentError(f"opset {opset} is not supported: choose {MIN_OPSET} to {newest}")
+    return int(opset)
+
+
+def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequence[int]]] = None,
+                   opset: Optional[int] = None) -> Any:
+    """Convert an already frozen graph; ``frozen`` names the model's inputs and outputs."""
+    onnx = require_onnx()
+    opset_n = _check_opset(opset, onnx)
+    graph_def = frozen.graph_def
+    by_name = {n.name: n for n in graph_def.node}
+    functions = {f.signature.name: f for f in graph_def.library.function}
+    shapes = dict(input_shapes or {})
+    for key in shapes:
+        if key not in frozen.inputs and f"{key}:0" not in frozen.inputs:
+            raise ArgumentError(f"input_shapes names {key!r}, which is not an input; inputs are "
+                                f"{', '.join(frozen.inputs)}")
+    out_nodes = [parse_input(t).node for t in frozen.outputs.values()]
+    for name in out_nodes + [parse_input(t).node for t in frozen.inputs.values()]:
+        if name not in by_name:
+            raise ArgumentError(f"the graph has no node {name!r}")
+    input_nodes = {parse_input(t).node for t in frozen.inputs.values()}
+    order = needed_nodes(by_name, out_nodes, stop=input_nodes)
+    missing = unsupported_ops([n for n in order if n.name not in input_nodes], functions)
+    if missing:
+        raise UnsupportedError(format_unsupported(missing), frozen.path)
+
+    model = Model(onnx, opset_n, functions)
+    cx = Context(model)
+    graph_inputs = []
+    for onnx_name, tensor in frozen.inputs.items():
+        node = by_name[parse_input(tensor).node]
+        if node.name not in {n.name for n in order}:
+            continue  # an input the outputs do not need is left out, as TensorFlow would ignore its feed
+        override = shapes.get(onnx_name, shapes.get(onnx_name + ":0"))
+        model.reserve(onnx_name)
+        value, info = _placeholder_value(model, node, onnx_name, override)
+        cx.values[tensor] = value
+        graph_inputs.append(info)
+    convert_nodes(cx, [n for n in order if n.name not in input_nodes])
+
+    outputs = []
+    claimed: set[str] = set()
+    produced = {o for n in cx.nodes for o in n.output}
+    for onnx_name, tensor in frozen.outputs.items():
+        v = cx.lookup(tensor)
+        name = cx.plain(v)
+        if name in produced and name not in claimed and name not in frozen.outputs:
+            if name != onnx_name:
+                if onnx_name in model._names and onnx_name not in frozen.inputs:
+                    _free_name(cx, model, onnx_name)
+                model._names.add(onnx_name)
+                for node in cx.nodes:
+                    _rename_node_io(node, name, onnx_name)
+                _rename_deep(cx.nodes, name, onnx_name)
+        elif name != onnx_name:
+            model._names.add(onnx_name)
+            cx.nodes.append(model.helper.make_node("Identity", [name], [onnx_name],
+                                                   name=model.unique("n/" + onnx_name)))
+        claimed.add(onnx_name)
+        outputs.append(model.helper.make_tensor_value_info(onnx_name, v.dtype, _shape_dims(v.shape, onnx_name)))
+    graph = model.helper.make_graph(cx.nodes, "tfformats", graph_inputs, outputs, model.initializers)
+    cancel_transposes(graph)
+    opsets = [model.helper.make_opsetid("", opset_n)]
+    from .. import __version__
+
+    return model.helper.make_model(graph, opset_imports=opsets, producer_name="tfformats",
+                                   producer_version=__version__, ir_version=min(onnx.IR_VERSION, 10))
+
+
+def _rename_node_io(node: Any, old: str, new: str) -> None:
+    for i, name in enumerate(node.input):
+        if name == old:
+            node.input[i] = new
+    for i, name in enumerate(node.output):
+        if name == old:
+            node.output[i] = new
+
+
+def _rename_deep(nodes: Sequence[Any], old: str, new: str) -> None:
+    for node in nodes:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                _rename(attr.g, old, new)
+            for g in attr.graphs:
+                _rename(g, old, new)
+
+
+def _free_name(cx: Context, model: Model, wanted: str) -> None:
+    """An internal value already uses an output's name: give it another."""
+    other = model.unique(wanted + "_internal")
+    for node in cx.nodes:
+        _rename_node_io(node, wanted, other)
+    _rename_deep(cx.nodes, wanted, other)
+    for init in model.initializers:
+        if init.name == wanted:
+            init.name = other
+    model._names.discard(wanted)
+
+
+def to_onnx(source: Union[Source, Any], *, outputs: Union[str, Sequence[str], None] = None,
+            inputs: Union[str, Sequence[str], None] = None,
+            input_shapes: Optional[Mapping[str, Sequence[int]]] = None, opset: Optional[int] = None,
+            signature: str = "serving_default", tags: Optional[Sequence[str]] = None,
+            checkpoint: Optional[PathLike] = None) -> Any:
+    """Convert a TensorFlow model to an ``onnx.ModelProto``, without TensorFlow.
+
+    Args:
+        source: a frozen GraphDef (message, ``.pb`` or ``.pbtxt``), a SavedModel folder, or a ``.meta``
+            (then ``checkpoint`` and ``outputs`` are needed); it is frozen first with tfformats' freezer.
+        outputs: tensors (``name:0`` or node names) of a GraphDef, or output keys of the signature.
+        inputs: tensors to feed (default: every Placeholder the outputs need; signature inputs for SavedModels).
+        input_shapes: ``{input: [dims]}`` to fix unknown dims (use -1 to keep one unknown).
+        opset: ONNX opset (default 18).
+
+    ONNX inputs and outputs are named after the signature's keys for a SavedModel, after the TensorFlow
+    tensor names (``x:0``) for a GraphDef. Raises UnsupportedError listing every op that cannot be converted.
+    """
+    require_onnx()
+    frozen = resolve(source, outputs=outputs, inputs=inputs, signature=signature, tags=tags,
+                     checkpoint=checkpoint)
+    return convert_frozen(frozen, input_shapes=input_shapes, opset=opset)
+
+
+__all__ = ["DEFAULT_OPSET", "convert_frozen", "to_onnx"]
