@@ -97,7 +97,7 @@ def _walk_local(root: str) -> Iterable[Model]:
         except OSError:
             continue
         names = {e.name for e in entries}
-        subfolders = []
+        subfolders: list[str] = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue

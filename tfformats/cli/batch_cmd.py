@@ -151,6 +151,15 @@ def _records(task: str, paths: list[str], options: dict[str, Any],
     return run_batch(task, paths, options, jobs=args.jobs, dask=args.dask, limits=limits)
 
 
+def _backend_name(args: argparse.Namespace) -> str:
+    if args.dask:
+        return f"Dask ({args.dask})"
+    from ..batch.local import default_jobs
+
+    jobs = args.jobs or default_jobs()
+    return f"{jobs} local worker{'s' if jobs != 1 else ''}"
+
+
 def run_batch(args: argparse.Namespace, task: str) -> int:
     """Run ``task`` on every model the command line names; returns the worst exit status."""
     from ..batch import RecordFile, Summary, expand, read_records
@@ -164,7 +173,7 @@ def run_batch(args: argparse.Namespace, task: str) -> int:
     if not models:
         raise ArgumentError(f"no models for {task} found in {', '.join(inputs[:3])}"
                             f"{' ...' if len(inputs) > 3 else ''}")
-    summary = Summary(task, f"Dask ({args.dask})" if args.dask else f"{args.jobs or 'one per core'} local workers")
+    summary = Summary(task, _backend_name(args))
     if args.resume:
         previous = {r["path"]: r for r in read_records(args.jsonl)}
         summary.add_skipped(previous[m.path] for m in models if m.path in previous)
