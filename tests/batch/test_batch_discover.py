@@ -93,3 +93,20 @@ def test_read_list_skips_blank_lines_and_comments(tmp_path: Path) -> None:
     listing = tmp_path / "models.txt"
     listing.write_text("# models to check\n\na/model.ckpt\n  s3://bucket/export/1  \n", encoding="utf-8")
     assert read_list(listing) == ["a/model.ckpt", "s3://bucket/export/1"]
+
+
+def test_a_url_folder_is_searched_through_fsspec_with_the_same_rules(hub: Path) -> None:
+    fsspec = __import__("pytest").importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    root = "/batch-discover-hub"
+    try:
+        for path in sorted(hub.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                fs.pipe(f"{root}/{path.relative_to(hub).as_posix()}", path.read_bytes())
+        found = [(m.path.split(root + "/", 1)[1], m.kind) for m in discover(f"memory://{root}")]
+        # State files are not read remotely: checkpoints come from their .index files.
+        assert found == [(p, k) for p, k in ALL if p != "train/v1_legacy/model.ckpt"]
+        assert all(m.path.startswith("memory://") for m in discover(f"memory://{root}"))
+        assert expand([f"memory://{root}/graphs"], "graph") == discover(f"memory://{root}/graphs", task="graph")
+    finally:
+        fs.rm(root, recursive=True)
