@@ -30,6 +30,7 @@ if _typing.TYPE_CHECKING:  # what the lazily loaded names are, for type checkers
     from .onnx.convert import to_onnx
     from .rewrite.edit import edit_checkpoint, plan_edit
     from .rewrite.export import convert, export_npz, export_safetensors, load_npz
+    from .serving.run import run
     from .serving.saved_model import write_saved_model
 
 # Heavier parts load on first use so that `import tfformats` stays fast. No lazy name may equal a
@@ -57,6 +58,7 @@ _LAZY: dict[str, tuple[str, _typing.Optional[str]]] = {
     "verify_checkpoint": ("tfformats.checkpoint.verify", "verify_checkpoint"),
     "audit_path": ("tfformats.audit.report", "audit_path"),
     "write_saved_model": ("tfformats.serving.saved_model", "write_saved_model"),
+    "run": ("tfformats.serving.run", "run"),
     "to_onnx": ("tfformats.onnx.convert", "to_onnx"),
 }
 
@@ -83,6 +85,6 @@ __all__ = [
     "UnsupportedError", "WrongFormatError", "audit_path", "convert", "diff_checkpoints", "dtypes", "edit_checkpoint",
     "export_npz", "export_safetensors", "freeze", "freeze_saved_model", "from_numpy", "latest_checkpoint",
     "list_variables", "load_checkpoint", "load_npz", "load_variable", "plan_edit", "proto", "read_graph_def",
-    "read_meta_graph", "read_saved_model", "resolve_checkpoint", "save_checkpoint", "to_numpy", "verify_checkpoint",
-    "write_graph_def", "to_onnx", "write_saved_model",
+    "read_meta_graph", "read_saved_model", "resolve_checkpoint", "run", "save_checkpoint", "to_numpy",
+    "verify_checkpoint", "write_graph_def", "to_onnx", "write_saved_model",
 ]

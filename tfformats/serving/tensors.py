@@ -103,12 +103,16 @@ class GraphIndex:
                                 f"{len(dtypes)} output{'s' if len(dtypes) != 1 else ''}")
         return TensorSpec(f"{ref.node}:{ref.index}", dtypes[ref.index], self.shape(node, ref.index))
 
-    def specs(self, names: Sequence[str], what: str) -> list[TensorSpec]:
-        """Every tensor of ``names``; one error naming all the unknown ones."""
+    def require(self, names: Sequence[str], what: str) -> None:
+        """Raise one ArgumentError naming every tensor of ``names`` whose node is not in the graph."""
         missing = [n for n in names if parse_input(n.strip()).node not in self.nodes]
         if missing:
             hints = "; ".join(f"{n!r}{_did_you_mean(parse_input(n).node, self.nodes)}" for n in missing)
             raise ArgumentError(f"{self.source}: no {what} named {hints}")
+
+    def specs(self, names: Sequence[str], what: str) -> list[TensorSpec]:
+        """Every tensor of ``names``; one error naming all the unknown ones."""
+        self.require(names, what)
         return [self.spec(n, what) for n in names]
 
     def placeholders(self) -> list[str]:
