@@ -65,12 +65,16 @@ class Model:
 class Context:
     """The ONNX nodes of one graph and the TensorFlow tensors they compute."""
 
-    def __init__(self, model: Model, parent: Optional["Context"] = None) -> None:
+    def __init__(self, model: Model, parent: Optional["Context"] = None, nodes: Optional[list[Any]] = None) -> None:
         self.model = model
         self.parent = parent
-        self.nodes: list[Any] = []
+        self.nodes: list[Any] = [] if nodes is None else nodes
         self.values: dict[str, Value] = {}
         self.where = "graph"
+        # tf.cond branches each tensor was computed under (see handlers/v1.py)
+        self.conds: dict[str, frozenset[Any]] = {}
+        self.node_conds: frozenset[Any] = frozenset()
+        self.out_conds: Optional[dict[int, frozenset[Any]]] = None
 
     @property
     def opset(self) -> int:
@@ -80,11 +84,16 @@ class Context:
 
     def lookup(self, tensor: str) -> Value:
         """The value of TF tensor ``node:index`` in this graph or an enclosing one."""
-        cx: Optional[Context] = self
+        found = self.values.get(tensor)
+        if found is not None:
+            return found
+        cx = self.parent
         while cx is not None:
             found = cx.values.get(tensor)
             if found is not None:
-                return found
+                local = found.copy()  # layouts made inside this graph stay inside it
+                self.values[tensor] = local
+                return local
             cx = cx.parent
         raise GraphError(f"{self.where}: tensor {tensor!r} is used before it is computed")
 
@@ -109,7 +118,7 @@ class Context:
             return found
         if v.const is not None:
             arr = v.const if perm is None else np.transpose(v.const, perm)
-            name = self.model.initializer(np.ascontiguousarray(arr), "const")
+            name = self.model.initializer(np.array(arr), "const")
         else:
             src_perm = v.perm
             src = v.forms[src_perm]

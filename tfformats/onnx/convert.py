@@ -18,7 +18,7 @@ from ._deps import require_onnx
 from .context import Context, Model
 from .dtypes import onnx_type
 from .graph import format_unsupported, needed_nodes, unsupported_ops, convert_nodes
-from .layout import cancel_transposes
+from .layout import cancel_transposes, drop_unused
 from .source import Frozen, Source, resolve
 from .values import Shape, Value
 
@@ -133,6 +133,7 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
         outputs.append(model.helper.make_tensor_value_info(onnx_name, v.dtype, _shape_dims(v.shape, onnx_name)))
     graph = model.helper.make_graph(cx.nodes, "tfformats", graph_inputs, outputs, model.initializers)
     cancel_transposes(graph)
+    drop_unused(graph)
     opsets = [model.helper.make_opsetid("", opset_n)]
     from .. import __version__
 

@@ -44,7 +44,7 @@ def needed_nodes(nodes: Mapping[str, Any], outputs: Iterable[str], stop: Iterabl
             state[name] = 2
             order.append(nodes[name])
             continue
-        if state.get(name) == 2:
+        if state.get(name) == 2 or (name not in nodes and name in stops):
             continue
         if state.get(name) == 1:
             raise GraphError(f"the graph has a cycle through node {name!r}")
@@ -60,9 +60,27 @@ def needed_nodes(nodes: Mapping[str, Any], outputs: Iterable[str], stop: Iterabl
             if nodes[name].op == "NextIteration" and state.get(dep) != 2:
                 deferred.append(dep)
                 continue
+            if dep not in nodes and dep in stops:
+                continue
             if state.get(dep) != 2:
                 stack.append((dep, False))
     return order
+
+
+def flat_ref(text: str, body: Mapping[str, Any], fname: str, op_def: Any) -> str:
+    """A function-body tensor reference (``node:arg:i`` or an argument) as a flat ``node:k``."""
+    from ..graphs.opdefs import flat_output_index
+
+    ref = parse_function_input(text)
+    if ref.arg is None:
+        return f"{ref.node}:0"
+    producer = body.get(ref.node)
+    if producer is None:
+        raise GraphError(f"function {fname}: {text!r} names no node")
+    od = op_def(producer.op)
+    if od is None:
+        raise UnsupportedError(f"function {fname}: op {producer.op} is not a standard TensorFlow op")
+    return f"{ref.node}:{flat_output_index(od, producer.attr, ref.arg, ref.index)}"
 
 
 def function_nodes(fdef: Any, op_def: Any) -> list[Any]:
@@ -144,11 +162,22 @@ def _dtype_of(array: np.ndarray) -> int:
 
 def convert_nodes(cx: Context, order: Sequence[Any]) -> None:
     """Convert ``order`` (dependency order) into ``cx``."""
+    conds = cx.conds
+    empty: frozenset[Any] = frozenset()
     for node in order:
-        if node.op in ("NoOp",):
+        keys = [tensor_key(i) if not i.startswith("^") else i[1:] + ":0" for i in node.input]
+        base = empty
+        for k in keys:
+            c = conds.get(k)
+            if c:
+                base = base | c
+        cx.node_conds, cx.out_conds = base, None
+        if node.op == "NoOp":
+            if base:
+                conds[f"{node.name}:0"] = base
             continue
         ins = [cx.lookup(t) for t in data_inputs(node)]
-        outs = _fold(node, ins)
+        outs = _fold(node, ins) if node.op not in ("Switch", "Merge") else None
         if outs is None:
             handler = HANDLERS.get(node.op)
             if handler is None:
@@ -156,3 +185,10 @@ def convert_nodes(cx: Context, order: Sequence[Any]) -> None:
             outs = handler(cx, node, ins)
         for i, v in enumerate(outs):
             cx.values[f"{node.name}:{i}"] = v
+        if cx.out_conds is not None:
+            for i, c in cx.out_conds.items():
+                if c:
+                    conds[f"{node.name}:{i}"] = c
+        elif base:
+            for i in range(max(len(outs), 1)):
+                conds[f"{node.name}:{i}"] = base

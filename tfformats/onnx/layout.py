@@ -68,3 +68,24 @@ def _names_read(graph: Any) -> set[str]:
             for g in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
                 names |= _names_read(g)
     return names
+
+
+def drop_unused(graph: Any) -> int:
+    """Remove nodes none of whose outputs is read (by a node, a subgraph or a graph output)."""
+    needed = {o.name for o in graph.output}
+    kept: list[Any] = []
+    for node in reversed(list(graph.node)):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+            for attr in node.attribute:
+                for g in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    needed |= _names_read(g)
+    removed = len(graph.node) - len(kept)
+    if removed:
+        del graph.node[:]
+        graph.node.extend(reversed(kept))
+        used = [i for i in graph.initializer if i.name in needed]
+        del graph.initializer[:]
+        graph.initializer.extend(used)
+    return removed

@@ -36,12 +36,23 @@ class Value:
         if name is not None:
             self.forms[self.perm] = name
 
+    def copy(self) -> "Value":
+        """The same tensor for another graph scope (layouts made there must not leak back)."""
+        v = Value(None, self.dtype, self.shape, self.perm, self.const)
+        v.forms = dict(self.forms)
+        v.parts = self.parts
+        return v
+
     @property
     def rank(self) -> Optional[int]:
         return None if self.shape is None else len(self.shape)
 
     def __repr__(self) -> str:
         return f"Value({self.forms}, dtype={self.dtype}, shape={self.shape}, perm={self.perm})"
+
+
+# dtype of a TensorList: SEQUENCE + the ONNX type of its elements (an ONNX sequence of tensors)
+SEQUENCE = 1000
 
 
 def is_identity(perm: Perm) -> bool:

@@ -7,12 +7,12 @@ A folder computes an op on constant inputs with numpy at conversion time.
 
 from __future__ import annotations
 
-from . import array, basic, control, math, nn, reduce
+from . import array, basic, control, math, nn, reduce, v1
 from .common import Folder, Handler
 
 HANDLERS: dict[str, Handler] = {}
 FOLDERS: dict[str, Folder] = {}
-for _module in (basic, math, nn, array, reduce, control):
+for _module in (basic, math, nn, array, reduce, control, v1):
     HANDLERS.update(_module.TABLE)
     FOLDERS.update(getattr(_module, "FOLD", {}))
 

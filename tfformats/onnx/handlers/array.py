@@ -611,7 +611,7 @@ def _fold_expand(node: Any, a: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _fold_transpose(node: Any, a: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.ascontiguousarray(np.transpose(a[0], [int(p) for p in a[1].reshape(-1)]))]
+    return [np.array(np.transpose(a[0], [int(p) for p in a[1].reshape(-1)]))]
 
 
 def _fold_gather(node: Any, a: list[np.ndarray]) -> Optional[list[np.ndarray]]:

@@ -38,7 +38,11 @@ def _fold_identity(node: Any, arrays: list[np.ndarray]) -> Optional[list[np.ndar
 PASS_THROUGH = ("Identity", "StopGradient", "Snapshot", "PreventGradient", "EnsureShape", "CheckNumerics",
                 "PlaceholderWithDefault", "FakeParam")
 
-TABLE: dict[str, Handler] = {"Const": const, "Placeholder": placeholder, "IdentityN": identity_n,
+def no_op(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    return []
+
+
+TABLE: dict[str, Handler] = {"Const": const, "NoOp": no_op, "Placeholder": placeholder, "IdentityN": identity_n,
                              **{op: identity for op in PASS_THROUGH}}
 TABLE["FakeParam"] = placeholder
 FOLD: dict[str, Folder] = {op: _fold_identity for op in ("Identity", "StopGradient", "Snapshot",

@@ -1,7 +1,223 @@
-"""Control flow: functional If/While and TensorList ops (filled in below)."""
+"""Functional control flow (If, While, function calls) and TensorList ops.
+
+If becomes an ONNX If whose branches read the outer values; While becomes an ONNX Loop whose body
+also evaluates the condition for the next round (the first test is made before the Loop).
+TensorLists are ONNX sequences of tensors.
+"""
 
 from __future__ import annotations
 
-from .common import Handler
+from typing import Any, Optional, Sequence
 
-TABLE: dict[str, Handler] = {}
+import numpy as np
+
+from .. import attrs
+from .. import dtypes as odt
+from ...errors import GraphError
+from ..context import Context
+from ..values import SEQUENCE, Shape, Value
+from .common import Handler, dtype, int64
+
+
+def _function(cx: Context, node: Any, name: str) -> Any:
+    fdef = cx.model.functions.get(name)
+    if fdef is None:
+        raise cx.unsupported(node, f"function {name!r} is not in the graph's library")
+    return fdef
+
+
+def run_function(cx: Context, node: Any, fname: str, args: Sequence[Value]) -> list[Value]:
+    """Convert the body of ``fname`` into ``cx``'s graph, fed ``args``; returns its outputs."""
+    from ...graphs.registry import op_def
+    from ..graph import convert_nodes, flat_ref, function_nodes, needed_nodes
+
+    fdef = _function(cx, node, fname)
+    inputs = list(fdef.signature.input_arg)
+    if len(inputs) != len(args):
+        raise cx.unsupported(node, f"function {fname} takes {len(inputs)} arguments, got {len(args)}")
+    scope = Context(cx.model, parent=None, nodes=cx.nodes)
+    scope.where = f"function {fname}"
+    for arg, v in zip(inputs, args):
+        scope.values[f"{arg.name}:0"] = v.copy()
+    body = function_nodes(fdef, op_def)
+    by_name = {n.name: n for n in body}
+    rets = [flat_ref(fdef.ret[o.name], by_name, fname, op_def) for o in fdef.signature.output_arg]
+    order = needed_nodes(by_name, [r.rpartition(":")[0] for r in rets], stop={a.name for a in inputs})
+    convert_nodes(scope, order)
+    return [scope.lookup(r) for r in rets]
+
+
+def call(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    return run_function(cx, node, attrs.get_func(node, "f"), ins)
+
+
+def _type_proto(cx: Context, name: str, v: Value) -> Any:
+    helper = cx.model.helper
+    if v.dtype >= SEQUENCE:  # ONNX's checker wants the element rank; v.shape is the element shape here
+        elem = [d if isinstance(d, int) else None for d in v.shape] if v.shape is not None else None
+        if elem is None:
+            raise GraphError(f"{name}: a TensorList whose element rank is unknown")
+        return helper.make_tensor_sequence_value_info(name, v.dtype - SEQUENCE, elem)
+    dims = None if v.shape is None else [d if isinstance(d, int) else None for d in v.shape]
+    return helper.make_tensor_value_info(name, v.dtype, dims)
+
+
+def _branch(cx: Context, node: Any, fname: str, args: Sequence[Value], label: str) -> tuple[Any, list[Value]]:
+    sub = Context(cx.model, parent=cx)
+    sub.where = f"{label} of {node.name}"
+    outs = run_function(sub, node, fname, args)
+    names = []
+    for v in outs:
+        name = sub.plain(v)
+        produced = {o for n in sub.nodes for o in n.output}
+        if name not in produced or name in names:
+            name = sub.emit1("Identity", [name], hint=f"{node.name}/{label}_out")
+        names.append(name)
+    graph = cx.model.helper.make_graph(sub.nodes, cx.model.unique(f"{node.name}/{label}"), [],
+                                       [_type_proto(cx, n, Value(n, v.dtype, v.shape if v.dtype >= SEQUENCE else None))
+                                        for n, v in zip(names, outs)])
+    return graph, outs
+
+
+def _as_bool(cx: Context, v: Value) -> str:
+    name = cx.plain(v)
+    if v.dtype != odt.BOOL:
+        name = cx.cast(name, odt.BOOL)
+    if v.rank not in (0, None):
+        name = cx.emit1("Reshape", [name, cx.int64s([])])
+    return name
+
+
+def if_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    cond, args = ins[0], ins[1:]
+    then_g, then_out = _branch(cx, node, attrs.get_func(node, "then_branch"), args, "then")
+    else_g, else_out = _branch(cx, node, attrs.get_func(node, "else_branch"), args, "else")
+    n = len(then_out)
+    names = cx.emit("If", [_as_bool(cx, cond)], outputs=n, hint=node.name, then_branch=then_g, else_branch=else_g)
+    shapes = [a.shape if a.shape == b.shape else None for a, b in zip(then_out, else_out)]
+    return [Value(name, v.dtype, s) for name, v, s in zip(names, then_out, shapes)]
+
+
+def _loop_shapes(node: Any, ins: Sequence[Value]) -> list[Shape]:
+    out: list[Shape] = []
+    listed = node.attr["output_shapes"].list.shape if "output_shapes" in node.attr else []
+    for i, v in enumerate(ins):
+        if v.dtype >= SEQUENCE:
+            out.append(v.shape)
+        elif i < len(listed) and not listed[i].unknown_rank:
+            out.append(tuple(int(d.size) if d.size >= 0 else None for d in listed[i].dim))
+        else:
+            out.append(None if v.shape is None else tuple(None for _ in v.shape))
+    return out
+
+
+def while_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    cond_f, body_f = attrs.get_func(node, "cond"), attrs.get_func(node, "body")
+    first = run_function(cx, node, cond_f, ins)[0]
+    shapes = _loop_shapes(node, ins)
+    body = Context(cx.model, parent=cx)
+    body.where = f"body of {node.name}"
+    iter_name = cx.model.unique(f"{node.name}/iteration")
+    cond_in = cx.model.unique(f"{node.name}/cond_in")
+    carried = []
+    graph_inputs = [cx.model.helper.make_tensor_value_info(iter_name, odt.INT64, []),
+                    cx.model.helper.make_tensor_value_info(cond_in, odt.BOOL, [])]
+    for i, v in enumerate(ins):
+        name = cx.model.unique(f"{node.name}/var{i}")
+        carried.append(Value(name, v.dtype, shapes[i]))
+        graph_inputs.append(_type_proto(cx, name, carried[-1]))
+    new = run_function(body, node, body_f, carried)
+    again = run_function(body, node, cond_f, new)[0]
+    outs = [body.emit1("Identity", [_as_bool(body, again)], hint=f"{node.name}/cond_out")]
+    for i, v in enumerate(new):
+        name = body.plain(v)
+        produced = {o for n in body.nodes for o in n.output}
+        if name not in produced or name in outs:
+            name = body.emit1("Identity", [name], hint=f"{node.name}/out{i}")
+        outs.append(name)
+    graph = cx.model.helper.make_graph(body.nodes, cx.model.unique(f"{node.name}/body"), graph_inputs,
+                                       [_type_proto(cx, outs[0], Value(outs[0], odt.BOOL, ()))] +
+                                       [_type_proto(cx, n, Value(n, c.dtype, c.shape)) for n, c in
+                                        zip(outs[1:], carried)])
+    names = cx.emit("Loop", ["", _as_bool(cx, first)] + [cx.plain(v) for v in ins], outputs=len(ins),
+                    hint=node.name, body=graph)
+    return [Value(name, v.dtype, s) for name, v, s in zip(names, ins, shapes)]
+
+
+# -- TensorLists -----------------------------------------------------------------------------------
+
+def _seq(cx: Context, node: Any) -> int:
+    return SEQUENCE + dtype(node, "element_dtype")
+
+
+def _elem_shape(v: Value) -> Shape:
+    """An element_shape input (-1: unknown dim) as a shape; None when it says nothing."""
+    if v.const is None or v.const.ndim != 1:
+        return None
+    return tuple(int(d) if d >= 0 else None for d in v.const)
+
+
+def list_from_tensor(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    name = cx.emit1("SplitToSequence", [cx.plain(ins[0])], hint=node.name, axis=0, keepdims=0)
+    shape = tuple(ins[0].shape[1:]) if ins[0].shape is not None else _elem_shape(ins[1])
+    return [Value(name, _seq(cx, node), shape)]
+
+
+def list_reserve(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    name = cx.emit1("SequenceEmpty", [], hint=node.name, dtype=dtype(node, "element_dtype"))
+    return [Value(name, _seq(cx, node), _elem_shape(ins[0]))]
+
+
+def list_get(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    seq, index = ins[0], ins[1]
+    name = cx.emit1("SequenceAt", [cx.plain(seq), cx.plain(index)], hint=node.name)
+    shape = _elem_shape(ins[2]) if len(ins) > 2 else None
+    return [Value(name, dtype(node, "element_dtype"), shape if shape is not None else seq.shape)]
+
+
+def list_set(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    seq, index, item = ins[:3]
+    s, i, x = cx.plain(seq), cx.plain(index), cx.plain(item)
+    # Overwrite when the slot exists, append when it is the next one; a later slot fails at run time.
+    exists = cx.emit1("Less", [i, cx.cast(cx.emit1("SequenceLength", [s]), odt.INT32 if index.dtype == odt.INT32
+                                          else odt.INT64)])
+    helper = cx.model.helper
+    seq_type = seq.dtype - SEQUENCE
+    replaced = cx.model.unique(f"{node.name}/replaced")
+    erased = cx.model.unique(f"{node.name}/erased")
+    then_nodes = [helper.make_node("SequenceErase", [s, i], [erased], name=cx.model.unique("n/erase")),
+                  helper.make_node("SequenceInsert", [erased, x, i], [replaced], name=cx.model.unique("n/insert"))]
+    appended = cx.model.unique(f"{node.name}/appended")
+    else_nodes = [helper.make_node("SequenceInsert", [s, x], [appended], name=cx.model.unique("n/append"))]
+    elem = seq.shape if seq.shape is not None else item.shape
+    result = Value(None, seq.dtype, elem)
+    then_g = helper.make_graph(then_nodes, cx.model.unique("set_then"), [], [_type_proto(cx, replaced, result)])
+    else_g = helper.make_graph(else_nodes, cx.model.unique("set_else"), [], [_type_proto(cx, appended, result)])
+    name = cx.emit1("If", [exists], hint=node.name, then_branch=then_g, else_branch=else_g)
+    return [Value(name, seq.dtype, elem)]
+
+
+def list_stack(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    name = cx.emit1("ConcatFromSequence", [cx.plain(ins[0])], hint=node.name, axis=0, new_axis=1)
+    elem = ins[0].shape
+    return [Value(name, dtype(node, "element_dtype"), None if elem is None else (None,) + tuple(elem))]
+
+
+def list_length(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    name = cx.cast(cx.emit1("SequenceLength", [cx.plain(ins[0])]), odt.INT32, hint=node.name)
+    return [Value(name, odt.INT32, ())]
+
+
+def list_push(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    name = cx.emit1("SequenceInsert", [cx.plain(ins[0]), cx.plain(ins[1])], hint=node.name)
+    return [Value(name, ins[0].dtype, ins[0].shape if ins[0].shape is not None else ins[1].shape)]
+
+
+TABLE: dict[str, Handler] = {
+    "PartitionedCall": call, "StatefulPartitionedCall": call,
+    "If": if_, "StatelessIf": if_, "While": while_, "StatelessWhile": while_,
+    "TensorListFromTensor": list_from_tensor, "TensorListReserve": list_reserve, "TensorListGetItem": list_get,
+    "TensorListSetItem": list_set, "TensorListStack": list_stack, "TensorListLength": list_length,
+    "TensorListPushBack": list_push,
+}
+_ = (np, int64, Optional)
