@@ -12,7 +12,7 @@ from typing import NamedTuple, Optional
 import ml_dtypes
 import numpy as np
 
-from .errors import FormatError, PathLike
+from .errors import ArgumentError, FormatError, PathLike
 
 REF_OFFSET = 100
 
@@ -167,5 +167,5 @@ def from_name(name: str) -> DType:
     """Return the row for a name such as ``float32``, ``bfloat16`` or ``DT_HALF``."""
     row = BY_NAME.get(name.lower())
     if row is None:
-        raise ValueError(f"unknown dtype name {name!r}")
+        raise ArgumentError(f"unknown dtype name {name!r}")
     return row

@@ -115,3 +115,15 @@ class OutputError(TFFormatsError, OSError):
 
 class ArgumentError(TFFormatsError, ValueError):
     """A call names something the file does not have (a tag set, a signature, a tensor); the file itself is fine."""
+
+
+class TensorNotFoundError(ArgumentError, KeyError):
+    """A checkpoint has no tensor of the asked-for name (the checkpoint itself is fine)."""
+
+    def __init__(self, detail: str, path: Optional[PathLike] = None) -> None:
+        self.detail = detail
+        self.path = os.fspath(path) if path is not None else None
+        super().__init__(f"{self.path}: {detail}" if self.path else detail)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}" if self.path else self.detail

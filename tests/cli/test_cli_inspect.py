@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fixture_data import CKPT_DIR, all_prefixes, case_dir, load_expected
+from tfformats.checkpoint import stats as stats_module
 from tfformats.cli import inspect_cmd, main
 
 PREFIXES = all_prefixes()
@@ -115,7 +116,7 @@ def test_string_values_keep_arbitrary_bytes_in_text_output(capsys: pytest.Captur
 
 def test_stats_match_numpy_on_the_values_tensorflow_read(capsys: pytest.CaptureFixture[str],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inspect_cmd, "_STATS_CHUNK", 4)  # several chunks per tensor
+    monkeypatch.setattr(stats_module, "_STATS_CHUNK", 4)  # several chunks per tensor
     prefix = _first_prefix("all_dtypes")
     expected = load_expected(prefix)
     doc = _inspect_json(capsys, str(prefix), "--stats")

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import checksums, dtypes
 from ..dtypes import DType
-from ..errors import ChecksumError, PathLike
+from ..errors import ArgumentError, ChecksumError, PathLike
 from ..table.writer import TableWriter
 from . import data, naming
 from .._io import transfer
@@ -51,7 +51,7 @@ def _key(name: str) -> bytes:
     if not isinstance(name, str):
         raise TypeError(f"tensor names are str, got {type(name).__name__}")
     if not name:
-        raise ValueError("the empty name is reserved for the bundle header")
+        raise ArgumentError("the empty name is reserved for the bundle header")
     return name.encode("utf-8", "surrogateescape")
 
 
@@ -81,7 +81,7 @@ def prepare(value: object, dtype: DTypeLike = None) -> Prepared:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
         row = dtypes.from_numpy(arr.dtype)
     if row.enum == dtypes.RESOURCE:
-        raise ValueError("DT_RESOURCE tensors cannot be stored in a checkpoint")
+        raise ArgumentError("DT_RESOURCE tensors cannot be stored in a checkpoint")
     if row.is_string or row.enum == dtypes.VARIANT:
         arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
         items = [_to_bytes(x) for x in arr.reshape(-1).tolist()]
@@ -120,7 +120,7 @@ class BundleWriter:
 
     def __init__(self, prefix: PathLike, *, num_shards: int = 1) -> None:
         if num_shards < 1:
-            raise ValueError(f"num_shards must be at least 1, got {num_shards}")
+            raise ArgumentError(f"num_shards must be at least 1, got {num_shards}")
         self.prefix = os.fspath(prefix)
         self.num_shards = num_shards
         folder = os.path.dirname(self.prefix)
@@ -183,7 +183,7 @@ class BundleWriter:
         """Dtype row, shape and index key of a tensor (or slice) about to be stored."""
         row = as_dtype(dtype)
         if row is None:
-            raise ValueError(f"{what} needs a dtype")
+            raise ArgumentError(f"{what} needs a dtype")
         shape_t = tuple(int(d) for d in shape)
         if slice_of is not None:
             return row, shape_t, self._slice_key(name, slice_of[0], slice_of[1], row)
@@ -207,7 +207,7 @@ class BundleWriter:
         """
         row, shape_t, key = self._prepare_key("add_file_range", name, dtype, shape, slice_of)
         if self._done:
-            raise ValueError(f"the writer of {self.prefix} is closed")
+            raise ArgumentError(f"the writer of {self.prefix} is closed")
         shard_id = self._pick_shard(shard)
         f = self._files[shard_id]
         assert f is not None
@@ -233,9 +233,9 @@ class BundleWriter:
 
     def _check_new(self, key: bytes, name: str) -> None:
         if self._done:
-            raise ValueError(f"cannot add {name!r}: the writer of {self.prefix} is closed")
+            raise ArgumentError(f"cannot add {name!r}: the writer of {self.prefix} is closed")
         if key in self._entries or key in self._sliced:
-            raise ValueError(f"tensor {name!r} was already added to {self.prefix}")
+            raise ArgumentError(f"tensor {name!r} was already added to {self.prefix}")
 
     def _add_slice_prepared(self, name: str, full_shape: Sequence[int],
                             extents: Sequence[Extent | tuple[int, int]], prepared: Prepared,
@@ -254,18 +254,18 @@ class BundleWriter:
             self._check_new(key, name)
             return key
         if self._done:
-            raise ValueError(f"cannot add {name!r}: the writer of {self.prefix} is closed")
+            raise ArgumentError(f"cannot add {name!r}: the writer of {self.prefix} is closed")
         if key in self._entries:
-            raise ValueError(f"tensor {name!r} was already added whole to {self.prefix}")
+            raise ArgumentError(f"tensor {name!r} was already added whole to {self.prefix}")
         sliced = self._sliced.get(key)
         if sliced is None:
             sliced = self._sliced[key] = _Sliced(row, full, [])
         elif sliced.dtype.enum != row.enum or sliced.shape != full:
-            raise ValueError(f"slice of {name!r} is {row.tf_name} of full shape {list(full)}, earlier slices said "
+            raise ArgumentError(f"slice of {name!r} is {row.tf_name} of full shape {list(full)}, earlier slices said "
                              f"{sliced.dtype.tf_name} {list(sliced.shape)}")
         slice_key = encode_slice_key(key, exts)
         if slice_key in self._entries:
-            raise ValueError(f"slice {[tuple(e) for e in exts]} of {name!r} was already added")
+            raise ArgumentError(f"slice {[tuple(e) for e in exts]} of {name!r} was already added")
         sliced.slices.append(exts)
         return slice_key
 
@@ -273,13 +273,13 @@ class BundleWriter:
         if shard is None:
             return min(range(self.num_shards), key=lambda i: self._sizes[i])
         if not 0 <= shard < self.num_shards:
-            raise ValueError(f"shard {shard} out of range for {self.num_shards} shards")
+            raise ArgumentError(f"shard {shard} out of range for {self.num_shards} shards")
         return shard
 
     def _store(self, key: bytes, row: DType, shape: tuple[int, ...], chunks: Iterable[Buffer],
                crc: Optional[int], shard: Optional[int]) -> Entry:
         if self._done:
-            raise ValueError(f"the writer of {self.prefix} is closed")
+            raise ArgumentError(f"the writer of {self.prefix} is closed")
         shard_id = self._pick_shard(shard)
         f = self._files[shard_id]
         assert f is not None
@@ -315,7 +315,7 @@ class BundleWriter:
             for d in shape:
                 count *= d
             if size != count * row.itemsize:
-                raise ValueError(f"{key!r}: {size} bytes given for {row.tf_name}{list(shape)}")
+                raise ArgumentError(f"{key!r}: {size} bytes given for {row.tf_name}{list(shape)}")
 
     # -- finishing --------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import numpy as np
 from .. import dtypes
 from ..dtypes import DType
 
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+from .object_graph import OBJECT_GRAPH_KEY
 
 
 class TensorInfo(NamedTuple):
@@ -59,6 +59,11 @@ class CheckpointReader(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release open files."""
+
+    @property
+    def num_shards(self) -> int:
+        """How many data files the checkpoint spreads its tensors over."""
+        return 1
 
     # -- derived views ------------------------------------------------------------------
 

@@ -136,6 +136,10 @@ class V1Reader(CheckpointReader):
             raise FormatError(f"slices of tensor {name!r} cover {covered} of its {total} elements", t.table.path)
         return out
 
+    @property
+    def num_shards(self) -> int:
+        return max(len(self._tables), 1)
+
     def close(self) -> None:
         for table in self._tables:
             table.close()

@@ -82,6 +82,7 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["intact"] = self.intact
+        doc["exit_status"] = self.exit_code
         return doc
 
 

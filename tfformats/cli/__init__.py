@@ -53,6 +53,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_path(exc: BaseException) -> Optional[str]:
+    path = getattr(exc, "path", None) or getattr(exc, "filename", None)
+    return None if path is None else str(path)
+
+
+def _error_text(exc: BaseException) -> str:
+    """One line for any error: tfformats errors carry their path; a bare OSError gets it put in front."""
+    if isinstance(exc, OSError) and not isinstance(exc, TFFormatsError):
+        where = _error_path(exc)
+        reason = exc.strerror or str(exc)
+        return f"{where}: {reason}" if where else reason
+    return " ".join(str(exc).split("\n"))
+
+
+def fail(args: argparse.Namespace, exc: BaseException) -> int:
+    """Report ``exc`` the one way every subcommand does: a line on stderr, and a JSON document with --json."""
+    print(f"tfformats {args.command}: error: {_error_text(exc)}", file=sys.stderr)
+    if getattr(args, "json", False):
+        # Scripts reading --json get a document even when the input cannot be read.
+        from .output import print_json
+
+        print_json({"error": _error_text(exc), "error_type": type(exc).__name__, "path": _error_path(exc),
+                    "exit_status": EXIT_UNREADABLE})
+    return EXIT_UNREADABLE
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``tfformats`` command; returns the exit status."""
     parser = build_parser()
@@ -62,17 +88,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_UNREADABLE
     try:
         return int(args._run(args))
-    except (TFFormatsError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"tfformats {args.command}: error: {exc}", file=sys.stderr)
-        if getattr(args, "json", False):
-            # Scripts reading --json get a document even when the input cannot be read.
-            from .output import print_json
-
-            print_json({"error": str(exc), "error_type": type(exc).__name__, "path": getattr(exc, "path", None)
-                        or getattr(exc, "filename", None), "exit_status": EXIT_UNREADABLE})
-        return EXIT_UNREADABLE
+    except (TFFormatsError, OSError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            return EXIT_OK
+        return fail(args, exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return EXIT_OK

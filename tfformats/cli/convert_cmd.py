@@ -39,14 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from ..rewrite.export import convert
     from .output import human_bytes, print_json
 
-    try:
-        result = convert(args.ckpt, args.out, only=args.only, rename=args.rename,
-                         include_object_graph=args.include_object_graph)
-    except ValueError as exc:
-        if type(exc) is not ValueError:
-            raise
-        print(f"tfformats convert: error: {exc}", file=sys.stderr)
-        return 2
+    result = convert(args.ckpt, args.out, only=args.only, rename=args.rename,
+                     include_object_graph=args.include_object_graph)
     if args.json:
         print_json({"path": result.path, "tensors": result.tensors, "bytes_written": result.bytes_written},
                    out=sys.stdout)

@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ..checkpoint.loading import load_checkpoint
+    from ..errors import ArgumentError
     from ..rewrite.edit import edit_checkpoint, plan_edit
     from .output import Progress, human_bytes, print_json
 
@@ -68,31 +69,24 @@ def run(args: argparse.Namespace) -> int:
                    strip_global_step=args.strip_global_step, use_ema=args.use_ema,
                    rename=args.rename, cast=args.cast)
     if args.shards is not None and args.shards < 1:
-        print("tfformats edit: error: --shards must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        if args.dry_run:
-            with load_checkpoint(args.src) as reader:
-                plan = plan_edit(reader, **options)
-            doc = _summary(plan, None, None)
-        else:
-            progress = Progress(1, "edit", stream=sys.stderr)
+        raise ArgumentError("--shards must be at least 1")
+    if args.dry_run:
+        with load_checkpoint(args.src) as reader:
+            plan = plan_edit(reader, **options)
+        doc = _summary(plan, None, None)
+    else:
+        progress = Progress(1, "edit", stream=sys.stderr)
 
-            def report(i: int, n: int, name: str) -> None:
-                progress.total = max(n, 1)
-                progress.update(i, name)
+        def report(i: int, n: int, name: str) -> None:
+            progress.total = max(n, 1)
+            progress.update(i, name)
 
-            try:
-                result = edit_checkpoint(args.src, args.dst, num_shards=args.shards, update_state=not args.no_state,
-                                         progress=report, **options)
-            finally:
-                progress.close()
-            doc = _summary(result.plan, result.prefix, result.bytes_written)
-    except ValueError as exc:
-        if type(exc) is not ValueError:
-            raise
-        print(f"tfformats edit: error: {exc}", file=sys.stderr)
-        return 2
+        try:
+            result = edit_checkpoint(args.src, args.dst, num_shards=args.shards, update_state=not args.no_state,
+                                     progress=report, **options)
+        finally:
+            progress.close()
+        doc = _summary(result.plan, result.prefix, result.bytes_written)
     if args.json:
         print_json(doc, out=sys.stdout)
         return 0

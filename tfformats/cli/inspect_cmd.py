@@ -7,6 +7,8 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
+from ..checkpoint import object_graph
+from ..checkpoint.stats import tensor_stats
 from . import batch_cmd
 
 if TYPE_CHECKING:
@@ -46,8 +48,6 @@ examples:
 
 # Elements shown before a value listing is cut short (numpy's own threshold).
 _SHOW = 1000
-# Elements per chunk when computing statistics: bounds the temporary memory.
-_STATS_CHUNK = 1 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,74 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document (keys above)")
     parser.add_argument("--no-verify", action="store_true", help="skip checksum verification when reading values")
     batch_cmd.add_batch_arguments(parser)
-
-
-# -- statistics ---------------------------------------------------------------------------
-
-def tensor_stats(value: "np.ndarray") -> dict[str, Any]:
-    """Summary statistics of one tensor, computed chunk by chunk.
-
-    Numbers: min, max, mean and population std over the finite values (complex:
-    over magnitudes), and NaN / Inf counts. Strings: count and lengths.
-    """
-    import numpy as np
-
-    flat = value.reshape(-1)
-    if flat.dtype == object:
-        lengths = np.fromiter((len(v) for v in flat), dtype=np.int64, count=flat.size)
-        return {"count": int(flat.size),
-                "min_length": int(lengths.min()) if lengths.size else None,
-                "max_length": int(lengths.max()) if lengths.size else None,
-                "mean_length": float(lengths.mean()) if lengths.size else None}
-    if flat.size == 0:
-        return {"min": None, "max": None, "mean": None, "std": None, "nan": 0, "inf": 0}
-    with np.errstate(invalid="ignore", over="ignore"):
-        return _numeric_stats(flat)
-
-
-def _numeric_stats(flat: "np.ndarray") -> dict[str, Any]:
-    import numpy as np
-
-    count = 0
-    mean = 0.0
-    m2 = 0.0
-    low: Optional[float] = None
-    high: Optional[float] = None
-    nans = infs = 0
-    for start in range(0, flat.size, _STATS_CHUNK):
-        chunk = flat[start:start + _STATS_CHUNK]
-        if chunk.dtype.kind == "c":
-            nan_mask = np.isnan(chunk)
-            inf_mask = np.isinf(chunk)
-            nans += int(nan_mask.sum())
-            infs += int(inf_mask.sum())
-            data = np.abs(chunk[~(nan_mask | inf_mask)].astype(np.complex128))
-        elif chunk.dtype.kind in "iub":
-            data = chunk.astype(np.float64)
-        else:
-            data = chunk.astype(np.float64)  # float16, bfloat16, float8 ... widen first
-            nan_mask = np.isnan(data)
-            inf_mask = np.isinf(data)
-            nans += int(nan_mask.sum())
-            infs += int(inf_mask.sum())
-            if nans or infs:
-                data = data[~(nan_mask | inf_mask)]
-        n = data.size
-        if not n:
-            continue
-        chunk_mean = float(data.mean())
-        chunk_m2 = float(((data - chunk_mean) ** 2).sum())
-        # Chan et al.'s pairwise update: merge the chunk's mean and M2 into the running ones.
-        delta = chunk_mean - mean
-        total = count + n
-        mean += delta * n / total
-        m2 += chunk_m2 + delta * delta * count * n / total
-        count = total
-        cmin, cmax = float(data.min()), float(data.max())
-        low = cmin if low is None else min(low, cmin)
-        high = cmax if high is None else max(high, cmax)
-    return {"min": low, "max": high, "mean": mean if count else None,
-            "std": math.sqrt(m2 / count) if count else None, "nan": nans, "inf": infs}
 
 
 # -- values -------------------------------------------------------------------------------
@@ -167,52 +99,6 @@ def format_values(value: "np.ndarray", full: bool) -> str:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def _num_shards(reader: "CheckpointReader") -> int:
-    header = getattr(reader, "header", None)
-    if header is not None:
-        return int(header.num_shards)
-    return len(getattr(reader, "_tables", [])) or 1
-
-
-def object_graph_summary(reader: "CheckpointReader") -> Optional[dict[str, Any]]:
-    """Objects, variables and optimizers of a TF2 object-based checkpoint, or None."""
-    graph: Any = reader.object_graph
-    if graph is None:
-        return None
-    nodes = graph.nodes
-    paths: dict[int, str] = {0: ""}
-    optimizer_ids: set[int] = set()
-    queue = [0]
-    for node_id in queue:  # breadth first, as TensorFlow names objects
-        for child in nodes[node_id].children if node_id < len(nodes) else ():
-            if "optimizer" in child.local_name.lower():
-                optimizer_ids.add(child.node_id)
-            if child.node_id not in paths and child.node_id < len(nodes):
-                base = paths[node_id]
-                paths[child.node_id] = f"{base}/{child.local_name}" if base else child.local_name
-                queue.append(child.node_id)
-    for node in nodes:
-        if node.slot_variables:  # legacy optimizers own slot variables
-            optimizer_ids.update(s.slot_variable_node_id for s in node.slot_variables)
-    # Objects the model reaches without passing through an optimizer.
-    model_side = {0}
-    queue = [0]
-    for node_id in queue:
-        for child in nodes[node_id].children if node_id < len(nodes) else ():
-            if child.node_id not in model_side and child.node_id not in optimizer_ids and child.node_id < len(nodes):
-                model_side.add(child.node_id)
-                queue.append(child.node_id)
-    variable_ids = [i for i, node in enumerate(nodes) if any(a.name == "VARIABLE_VALUE" for a in node.attributes)]
-    optimizers = sorted({paths[i] for i in optimizer_ids if i in paths and not nodes[i].attributes})
-    return {
-        "objects": len(nodes),
-        "variables": len(variable_ids),
-        "slot_variables": sum(len(node.slot_variables) for node in nodes),
-        "optimizers": optimizers,
-        "optimizer_variables": sum(1 for i in variable_ids if i not in model_side),
-    }
 
 
 def _tensor_doc(info: "TensorInfo") -> dict[str, Any]:
@@ -255,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         return batch_cmd.run_batch(args, COMMAND)
     from ..checkpoint.loading import load_checkpoint
     from ..dtypes import VARIANT
+    from ..errors import TensorNotFoundError
     from .output import human_bytes, human_count, print_json, print_table
 
     out = sys.stdout
@@ -266,20 +153,19 @@ def run(args: argparse.Namespace) -> int:
             "path": args.path,
             "prefix": reader.prefix,
             "format": reader.kind,
-            "num_shards": _num_shards(reader),
+            "num_shards": reader.num_shards,
             "num_tensors": len(ordered),
             "num_parameters": sum(i.size for i in numeric),
             "total_bytes": sum(i.nbytes for i in ordered),
             "tensors": [_tensor_doc(i) for i in ordered],
-            "object_graph": object_graph_summary(reader),
+            "object_graph": object_graph.summary_of(reader),
         }
 
         if args.tensor is not None:
             info = infos.get(args.tensor)
             if info is None:
-                print(f"tfformats inspect: error: no tensor named {args.tensor!r} in {reader.prefix}"
-                      f"{_suggest(list(infos), args.tensor)}", file=sys.stderr)
-                return 2
+                raise TensorNotFoundError(f"no tensor named {args.tensor!r} in this checkpoint"
+                                          f"{_suggest(list(infos), args.tensor)}", reader.prefix)
             value = _read(reader, args.tensor)
             if args.json:
                 values, truncated = json_values(value, args.full)

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     out = sys.stdout
+    if not report.readable and report.problems:
+        print(f"tfformats verify: error: {report.problems[0].message}", file=sys.stderr)
     if args.json:
         print_json(report.to_dict(), out=out)
         return report.exit_code

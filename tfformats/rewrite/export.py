@@ -41,7 +41,8 @@ from ..bundle.reader import BundleReader
 from ..checkpoint.loading import load_checkpoint
 from ..checkpoint.interface import OBJECT_GRAPH_KEY, CheckpointReader, TensorInfo
 from ..checksums import mask
-from ..errors import ChecksumError, PathLike, UnsupportedError
+from ..errors import ArgumentError, ChecksumError, PathLike, UnsupportedError
+from .select import rename_all, select
 
 NPZ_DTYPES_KEY = "__tfformats_dtypes__"
 SAFETENSORS_METADATA_KEY = "__metadata__"
@@ -68,25 +69,9 @@ def select_tensors(reader: CheckpointReader, *, only: Sequence[str] = (),
                    rename: Sequence[tuple[str, str] | str] = (),
                    include_object_graph: bool = False) -> dict[str, str]:
     """Exported name -> checkpoint name, after ``only`` (re.search) and ``rename`` (re.sub, in order)."""
-    from .edit import _compile_all, parse_rename
-
-    only_res = _compile_all(only, "only")
-    rules = [parse_rename(r) if isinstance(r, str) else r for r in rename]
-    out: dict[str, str] = {}
-    for name in reader.keys():
-        if name == OBJECT_GRAPH_KEY and not include_object_graph:
-            continue
-        if only_res and not any(r.search(name) for r in only_res):
-            continue
-        new = name
-        for pattern, repl in rules:
-            new = re.sub(pattern, repl, new)
-        if not new:
-            raise ValueError(f"renaming {name!r} gives an empty name")
-        if new in out:
-            raise ValueError(f"renaming makes {out[new]!r} and {name!r} both {new!r}")
-        out[new] = name
-    return out
+    names = [n for n in reader.keys() if n != OBJECT_GRAPH_KEY or include_object_graph]
+    chosen = select(names, keep=only, keep_option="only")
+    return {new: old for old, new in rename_all(chosen, rename).items()}
 
 
 @contextlib.contextmanager
@@ -161,12 +146,12 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
 
 def _check_npz_names(chosen: dict[str, str]) -> None:
     if NPZ_DTYPES_KEY in chosen:
-        raise ValueError(f"tensor name {NPZ_DTYPES_KEY!r} is reserved in .npz exports")
+        raise ArgumentError(f"tensor name {NPZ_DTYPES_KEY!r} is reserved in .npz exports")
     for name in chosen:
         # Names become zip member names: refuse ones an unzip tool would place outside its folder.
         parts = name.replace("\\", "/").split("/")
         if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
-            raise ValueError(f"tensor name {name!r} cannot be an .npz member: it would point outside the archive "
+            raise ArgumentError(f"tensor name {name!r} cannot be an .npz member: it would point outside the archive "
                              "folder when unzipped (rename it with --rename)")
 
 
@@ -218,7 +203,7 @@ def _safetensors_header(chosen: dict[str, str], infos: dict[str, TensorInfo], me
     offset = 0
     for new, old in chosen.items():
         if new == SAFETENSORS_METADATA_KEY:
-            raise ValueError(f"tensor name {new!r} is reserved in .safetensors files")
+            raise ArgumentError(f"tensor name {new!r} is reserved in .safetensors files")
         info = infos[old]
         code = SAFETENSORS_DTYPES.get(info.dtype.enum)
         if code is None:
@@ -312,4 +297,4 @@ def convert(src: PathLike, out: PathLike, *, only: Sequence[str] = (), rename: S
         return export_npz(src, path, only=only, rename=rename, include_object_graph=include_object_graph)
     if path.endswith(".safetensors"):
         return export_safetensors(src, path, only=only, rename=rename, include_object_graph=include_object_graph)
-    raise ValueError(f"{path}: unknown output type; use a name ending in .npz or .safetensors")
+    raise ArgumentError(f"{path}: unknown output type; use a name ending in .npz or .safetensors")
