@@ -78,6 +78,24 @@ def _writers(graph_def: Any, tables: Iterable[str]) -> dict[str, list[Any]]:
     return out
 
 
+def _filename_node(by_name: Mapping[str, Any], text: str) -> Any:
+    """The node holding a file name, through Identity nodes and the variable a TF2 SavedModel keeps it in.
+
+    TF2 SavedModels feed each asset path to a Placeholder, assign it to a variable and pass a
+    ``ReadVariableOp`` of that variable to the initializer.
+    """
+    node = by_name.get(_handle_source(by_name, text))
+    if node is not None and node.op == "ReadVariableOp" and node.input:
+        variable = node_name(node.input[0])
+        writes = [n for n in by_name.values() if n.op == "AssignVariableOp" and len(n.input) > 1
+                  and node_name(n.input[0]) == variable]
+        if len(writes) == 1:
+            node = by_name.get(_handle_source(by_name, writes[0].input[1]), node)
+    if node is None:
+        raise GraphError(f"filename input {text!r} names no node")
+    return node
+
+
 def _asset_path(filename_node: Any, assets: Mapping[str, str], table: str) -> str:
     path = assets.get(filename_node.name)
     if path is None:
@@ -152,9 +170,9 @@ def _const(graph_def: Any, name: str, value: np.ndarray, dtype: int) -> None:
 def _from_file(graph_def: Any, init: Any, table_node: Any, assets: Mapping[str, str],
                by_name: Mapping[str, Any], taken: set[str]) -> str:
     """Replace a text-file initializer by InitializeTableV2 over constants; returns the file read."""
-    if len(init.input) < 2 or node_name(init.input[1]) not in by_name:
+    if len(init.input) < 2 or init.input[1].startswith("^"):
         raise GraphError(f"table initializer {init.name!r} has no filename input")
-    path = _asset_path(by_name[node_name(init.input[1])], assets, table_node.name)
+    path = _asset_path(_filename_node(by_name, init.input[1]), assets, table_node.name)
     attr = init.attr
     vocab_size = attr["vocab_size"].i if "vocab_size" in attr else -1
     delimiter = attr["delimiter"].s if "delimiter" in attr else b"\t"
@@ -189,10 +207,10 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _refuse_fed_inputs(graph_def: Any, init: Any, table: str) -> None:
+def _refuse_fed_inputs(graph_def: Any, by_name: Mapping[str, Any], init: Any, table: str) -> None:
     """An initializer whose data needs a fed Placeholder cannot run on its own."""
-    for name in sorted(reachable(graph_def, [init.name])):
-        node = next((n for n in graph_def.node if n.name == name), None)
+    for name in sorted(reachable(graph_def, [init.name], by_name)):
+        node = by_name.get(name)
         if node is not None and node.op == "Placeholder":
             raise GraphError(f"table {table!r}: its initializer {init.name!r} needs the fed input {name!r}")
 
@@ -238,7 +256,7 @@ def rebuild_tables(graph_def: Any, needed: Iterable[str], assets: Mapping[str, s
             if init.op in FILE_INITS:
                 source = _from_file(graph_def, init, node, assets, by_name, taken)
             else:
-                _refuse_fed_inputs(graph_def, init, table)
+                _refuse_fed_inputs(graph_def, by_name, init, table)
                 source = "tensors"
         except GraphError as exc:
             raise GraphError(f"{where}{exc}") from None
@@ -260,7 +278,7 @@ def asset_files(asset_defs: Iterable[Any], assets_dir: str) -> dict[str, str]:
         if os.path.isabs(asset.filename) or not target.startswith(root + os.sep):
             raise GraphError(f"asset {asset.filename!r} (tensor {asset.tensor_info.name!r}) is outside "
                              f"{assets_dir}; refusing to read it")
-        out[name] = target
+        out[name] = os.path.join(assets_dir, asset.filename)
     return out
 
 
