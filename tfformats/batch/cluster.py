@@ -45,7 +45,7 @@ def start_local_cluster(workers: int) -> Any:
 
     with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+                                        dashboard_address=":0")
 
 
 def _allowed_failures(client: Any) -> Optional[int]:
@@ -56,6 +56,13 @@ def _allowed_failures(client: Any) -> Optional[int]:
         return int(client.run_on_scheduler(read))
     except Exception:  # an older or locked-down scheduler: the count is only used in the message
         return None
+
+
+def _exception_of(future: Any) -> BaseException:
+    try:
+        return future.exception()  # type: ignore[no-any-return]
+    except BaseException as exc:  # cancelled futures raise instead of returning their exception
+        return exc
 
 
 def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, address: str,
@@ -77,19 +84,22 @@ def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, add
         futures = client.map(dask_task, [task] * len(paths), list(paths), [dict(options)] * len(paths),
                              [limits] * len(paths), key=keys, pure=False)
         by_key = {f.key: p for f, p in zip(futures, paths)}
-        for future in distributed.as_completed(futures):
+        # Results are fetched by the client as tasks finish, rather than one request per record here.
+        for future, outcome in distributed.as_completed(futures, with_results=True, raise_errors=False):
             path = by_key[future.key]
-            try:
-                record: dict[str, Any] = future.result()
-            except distributed.KilledWorker as exc:
+            if not isinstance(outcome, dict):
+                outcome = _exception_of(future)
+            if isinstance(outcome, dict):
+                record: dict[str, Any] = outcome
+            elif isinstance(outcome, distributed.KilledWorker):
                 tries = "" if allowed is None else f" {allowed + 1} times"
                 record = failure_record(task, path, "crashed", f"the Dask worker running this model died{tries} "
-                                        f"({exc})", error_type="KilledWorker")
+                                        f"({outcome})", error_type="KilledWorker")
                 if allowed is not None:
                     record["attempts"] = allowed + 1
-            except Exception as exc:  # lost connection, cancelled: that model failed, the batch goes on
+            else:  # lost connection, cancelled: that model failed, the batch goes on
                 record = failure_record(task, path, "crashed", f"Dask could not run this model: "
-                                        f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
+                                        f"{type(outcome).__name__}: {outcome}", error_type=type(outcome).__name__)
             future.release()
             yield record
     finally:
