@@ -16,9 +16,10 @@ from . import dtypes
 from .dtypes import DType
 from .errors import FormatError, PathLike
 
-# A typed field shorter than the shape is broadcast; refuse expansions larger
-# than this, since the size then comes from the shape alone, not the data.
-MAX_BROADCAST_BYTES = 1 << 31
+# A typed field shorter than the shape is broadcast (one stored value can fill any shape). The size of such an
+# expansion comes from the shape alone, not from bytes in the file, so it is capped; callers that trust a file
+# pass a larger ``max_broadcast_bytes``.
+MAX_BROADCAST_BYTES = 256 << 20
 
 # Dtypes for which make_tensor_proto writes tensor_content (when size > 1).
 _CONTENT_DTYPES = {
@@ -59,7 +60,7 @@ def shape_of(proto: Any, path: Optional[PathLike] = None) -> tuple[int, ...]:
 
 
 def values_from_fields(proto: Any, row: DType, shape: Sequence[int], *, path: Optional[PathLike] = None,
-                       what: str = "tensor") -> np.ndarray:
+                       what: str = "tensor", max_broadcast_bytes: int = MAX_BROADCAST_BYTES) -> np.ndarray:
     """Decode the typed repeated field of ``proto`` into an array of ``shape``.
 
     Used for Const values and for legacy V1 checkpoint slices, whose
@@ -76,9 +77,10 @@ def values_from_fields(proto: Any, row: DType, shape: Sequence[int], *, path: Op
         raise FormatError(f"{what} holds {n // per_element} values but its shape {list(shape)} "
                           f"has {count} elements", path)
     itemsize = row.itemsize or 8
-    if n < count * per_element and count * itemsize > MAX_BROADCAST_BYTES:
+    if n < count * per_element and count * itemsize > max_broadcast_bytes:
         raise FormatError(f"{what} of shape {list(shape)} would expand {n} stored values to "
-                          f"{count * itemsize} bytes", path)
+                          f"{count * itemsize} bytes (more than {max_broadcast_bytes}; pass a larger "
+                          "max_broadcast_bytes to allow it)", path)
     if row.enum == dtypes.STRING:
         out = np.empty(count, dtype=object)
         items = list(values)
@@ -120,8 +122,13 @@ def values_from_fields(proto: Any, row: DType, shape: Sequence[int], *, path: Op
     return out.reshape(shape)
 
 
-def to_numpy(proto: Any, *, path: Optional[PathLike] = None) -> np.ndarray:
-    """Return the value of a TensorProto as a numpy array (like ``tf.make_ndarray``)."""
+def to_numpy(proto: Any, *, path: Optional[PathLike] = None, max_broadcast_bytes: int = MAX_BROADCAST_BYTES
+             ) -> np.ndarray:
+    """Return the value of a TensorProto as a numpy array (like ``tf.make_ndarray``).
+
+    A tensor whose few stored values are broadcast to a shape larger than ``max_broadcast_bytes`` is refused
+    with a FormatError: that memory would come from the shape alone, not from the file.
+    """
     row = dtypes.lookup(proto.dtype, path)
     shape = shape_of(proto.tensor_shape, path)
     content = proto.tensor_content
@@ -136,7 +143,7 @@ def to_numpy(proto: Any, *, path: Optional[PathLike] = None) -> np.ndarray:
         return np.frombuffer(content, dtype=row.numpy).reshape(shape).copy()
     if content:
         raise FormatError(f"tensor_content is not used for {row.proto_name} tensors", path)
-    return values_from_fields(proto, row, shape, path=path)
+    return values_from_fields(proto, row, shape, path=path, max_broadcast_bytes=max_broadcast_bytes)
 
 
 def from_numpy(value: Any, dtype: Optional[DType | str | int] = None, shape: Optional[Sequence[int]] = None, *,

@@ -222,7 +222,9 @@ class BundleReader(CheckpointReader):
         return self.names()  # the index is sorted already
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
-        return {name: list(e.shape) for name, e in self._load_entries().items()}
+        entries = self._load_entries()
+        with _gc_paused():
+            return {name: list(e[1]) for name, e in entries.items()}
 
     def get_variable_to_dtype_map(self) -> dict[str, np.dtype]:
         obj = np.dtype(object)
@@ -430,12 +432,10 @@ class BundleReader(CheckpointReader):
         comes back as a read-only view of the memory-mapped shard (no copy; the
         checksum is still verified unless the reader was opened without it).
         """
-        e = self._entries.get(name)
-        if e is None:
-            e = self.entry(name)
+        e = self._entries.get(name) or self.entry(name)
         # The common case, kept inline: a small fixed-size tensor in a local little-endian shard.
         row, shape, shard_id, offset, size, crc, slices = e
-        if size <= _SMALL and not slices and row.itemsize and self._little:
+        if size <= _SMALL and row.itemsize and self._little and not slices:
             view = self._views.get(shard_id)
             if view is None:
                 self._shard(shard_id)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import dtypes
 from ..bundle.entries import check_shape
-from ..bundle.slices import Extent, encode_slice_key, extents_from_proto, region, resolve
+from ..bundle.slices import Extent, check_tiling, encode_slice_key, extents_from_proto, region, resolve
 from .interface import CheckpointReader, TensorInfo
 from ..errors import CheckpointNotFoundError, FormatError, PathLike
 from ..table import TableReader
@@ -118,22 +118,24 @@ class V1Reader(CheckpointReader):
         t = self._tensors.get(name)
         if t is None:
             raise KeyError(f"{name!r} is not in checkpoint {self.prefix}")
-        out = np.empty(t.shape, t.dtype.numpy if t.dtype.numpy is not None else object)
-        covered = 0
-        total = out.size
+        # Every slice is read (its size checked against its record) and the slices are checked to tile the
+        # tensor exactly before the output is allocated: its size must follow from data the file holds.
+        parts = []
         for extents in t.slices:
             try:
                 starts, lengths = resolve(extents, t.shape)
             except FormatError as exc:
                 raise FormatError(f"tensor {name!r}: {exc.detail}", t.table.path) from None
-            part = self._read_slice(t, extents, lengths)
-            if out.ndim == 0:
-                out = part.copy()  # assigning a 0-d object array into out[()] would nest it
-            else:
-                out[region(starts, lengths)] = part
-            covered += part.size
-        if covered != total:
-            raise FormatError(f"slices of tensor {name!r} cover {covered} of its {total} elements", t.table.path)
+            parts.append((starts, lengths, self._read_slice(t, extents, lengths)))
+        try:
+            check_tiling(t.shape, [(s, n) for s, n, _ in parts])
+        except FormatError as exc:
+            raise FormatError(f"slices of tensor {name!r}: {exc.detail}", t.table.path) from None
+        if len(parts) == 1 and parts[0][2].shape == t.shape:
+            return parts[0][2]
+        out = np.empty(t.shape, t.dtype.numpy if t.dtype.numpy is not None else object)
+        for starts, lengths, part in parts:
+            out[region(starts, lengths)] = part
         return out
 
     @property
