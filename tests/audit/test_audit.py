@@ -10,7 +10,7 @@ import pytest
 
 from fixture_data import FIXTURES
 from tfformats.audit import audit_path, default_catalog, severity_rank
-from tfformats.audit.scan import Scanner
+from tfformats.audit.program import OpSite, Program
 from tfformats.cli import main
 from tfformats.proto import FunctionDef, GraphDef, MetaGraphDef
 
@@ -19,11 +19,12 @@ EXPECTED = json.loads((AUDIT / "expected.json").read_text(encoding="utf-8"))
 GRAPHS = sorted(EXPECTED["graphs"])
 TF1_META = FIXTURES / "ckpt" / "tf1_saver" / "model.ckpt-1.meta"
 
-# The category each fixture family must raise, with the lowest severity it may get.
+# The category each fixture family must raise, with the lowest severity it may get (the debug fixtures
+# dump to a file:// URL, which makes them file writes).
 CATEGORY = {"file_write": ("file_write", "critical"), "file_read": ("file_read", "high"),
             "python_callback": ("python_callback", "high"), "network": ("network", "high"),
-            "memory_mapping": ("memory_mapping", "high"), "debug": ("debug", "high"),
-            "custom": ("custom_op", "medium")}
+            "memory_mapping": ("memory_mapping", "high"), "debug": ("file_write", "critical"),
+            "custom": ("custom_op", "high")}
 PLACEMENT_MARK = {"top": "graph > node", "function": "> function '", "nested_function": None,
                   "serialized_graph": "serialized GraphDef > node"}
 
@@ -45,20 +46,24 @@ def test_audit_flags_the_category_wherever_the_op_hides(name: str) -> None:
     assert all(severity_rank(f.severity) >= severity_rank(floor) for f in hits)
     location = hits[0].location
     if info["placement"] == "nested_function":
-        assert location.count("> function '") == 2, location
+        assert any(" > ".join(p).count("function '") >= 2 for p in hits[0].via), hits[0].via
     else:
         assert PLACEMENT_MARK[info["placement"]] in location, location
+    assert hits[0].when == "call" and hits[0].via
 
 
-@pytest.mark.parametrize("name", [n for n in GRAPHS if not n.startswith("custom")])
+@pytest.mark.parametrize("name", GRAPHS)
 def test_dangerous_graphs_fail_the_default_threshold(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", str(AUDIT / name)]) == 1
     assert "FAIL" in capsys.readouterr().out
 
 
-def test_custom_op_is_medium_and_passes_the_default_threshold() -> None:
-    assert main(["audit", str(AUDIT / "custom__top.pb")]) == 0
-    assert main(["audit", "--fail-on", "medium", str(AUDIT / "custom__top.pb")]) == 1
+def test_custom_op_is_high_and_names_the_op_and_its_attributes() -> None:
+    report = audit_path(AUDIT / "custom__top.pb")
+    hits = [f for f in report.findings if f.category == "custom_op"]
+    assert [f.severity for f in hits] == ["high"]
+    assert EXPECTED["custom_op"] in hits[0].message and "native kernel library" in hits[0].message
+    assert main(["audit", str(AUDIT / "custom__top.pb")]) == 1
 
 
 def test_clean_keras_saved_model_reports_nothing_above_low() -> None:
@@ -90,17 +95,24 @@ def test_tf1_saver_ops_are_info_inside_the_saver_def() -> None:
     assert ops.get("SaveV2") == "info" and ops.get("RestoreV2") == "info"
 
 
-def test_save_ops_outside_the_saver_are_high(tmp_path: Path) -> None:
+def test_saver_ops_writing_to_a_constant_path_are_not_the_savers(tmp_path: Path) -> None:
     meta = MetaGraphDef()
     meta.ParseFromString(TF1_META.read_bytes())
     meta.ClearField("saver_def")
-    for node in meta.graph_def.node:  # move the saver out of its conventional scope
-        node.name = node.name.replace("save/", "exfil/")
-        node.input[:] = [i.replace("save/", "exfil/") for i in node.input]
+    for node in meta.graph_def.node:  # the saver's fed file name becomes a constant the attacker chose
+        if node.name == "save/Const":
+            node.op = "Const"
+            del node.input[:]
+            node.attr.clear()
+            node.attr["dtype"].type = 7
+            node.attr["value"].tensor.dtype = 7
+            node.attr["value"].tensor.string_val.append(b"/home/victim/.ssh/authorized_keys")
     out = tmp_path / "moved.meta"
     out.write_bytes(meta.SerializeToString())
     report = audit_path(out)
-    assert {f.severity for f in report.findings if f.op in ("SaveV2", "RestoreV2")} >= {"critical", "high"}
+    severities = {f.op: f.severity for f in report.findings if f.op in ("SaveV2", "RestoreV2")}
+    assert severities == {"SaveV2": "critical", "RestoreV2": "critical"}, severities
+    assert all("authorized_keys" in f.message for f in report.findings if f.op in severities)
 
 
 def test_a_second_saver_next_to_the_saver_def_is_info() -> None:
@@ -182,7 +194,7 @@ def test_checkpoint_nan_inf_and_hidden_graph() -> None:
     assert report.kind == "checkpoint"
     nan = [f for f in report.findings if f.category == "nan_inf"]
     assert len(nan) == 1 and "weights" in nan[0].message
-    assert any(f.category == "embedded_graph" and "payload" in f.message for f in report.findings)
+    assert any(f.category == "embedded_graph_data" and "payload" in f.message for f in report.findings)
     writes = [f for f in report.findings if f.op == "WriteFile"]
     assert writes and writes[0].severity == "critical"
 
@@ -243,19 +255,17 @@ def test_serialized_function_def_in_an_attr_is_scanned() -> None:
     graph = GraphDef()
     node = graph.node.add(name="holder", op="NoOp")
     node.attr["blob"].s = fn.SerializeToString()
-    scanner = Scanner()
-    scanner.scan_graph(graph, ("graph",))
-    sites = [s for s in scanner.result.sites if s.op == "PyFunc"]
+    program = Program()
+    program.add_graph(graph, ("graph",))
+    sites = [s for s in program.sites if s.op == "PyFunc"]
     assert sites and "serialized FunctionDef" in sites[0].location
 
 
 def test_print_v2_to_a_file_is_a_file_write() -> None:
-    from tfformats.audit.scan import OpSite
-
     catalog = default_catalog()
     to_file = OpSite("PrintV2", "p", ("graph",), attrs=(("output_stream", "file://out.log"),))
     to_stderr = OpSite("PrintV2", "p", ("graph",), attrs=(("output_stream", "stderr"),))
-    assert {r.category for r in catalog.rules_for(to_file)} == {"file_write", "logging"}
+    assert {r.category for r in catalog.rules_for(to_file)} == {"file_write"}
     assert {r.category for r in catalog.rules_for(to_stderr)} == {"logging"}
 
 

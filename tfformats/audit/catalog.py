@@ -1,7 +1,7 @@
 """The op catalogue: categories of risky ops (``ops.json``) and the standard op list.
 
-Both files ship inside the package; ``tools/list_standard_ops.py`` regenerates
-``standard_ops.txt`` from TensorFlow's op registry and checks ``ops.json``.
+``ops.json`` ships inside the package; the standard ops are those of the
+bundled TensorFlow op registry (:mod:`tfformats.graphs.registry`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Optional
 
-from .scan import OpSite
+from .program import OpSite
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 _RANK = {name: i for i, name in enumerate(SEVERITIES)}
@@ -37,6 +37,8 @@ class Rule:
     saver: Optional[str]  # "save" / "restore": info when the node is on that side of the saver
     when_attr: tuple[tuple[str, re.Pattern[str]], ...]
     note: str
+    path_inputs: tuple[int, ...] = ()  # inputs holding the file name or URL the op uses
+    path_attrs: tuple[str, ...] = ()  # attributes holding it
 
     def applies(self, site: OpSite) -> bool:
         for attr, pattern in self.when_attr:
@@ -45,11 +47,6 @@ class Rule:
                 return False
         return True
 
-    def severity_for(self, site: OpSite) -> str:
-        if self.saver is not None and self.saver in site.saver:
-            return "info"
-        return self.severity
-
 
 @dataclass(frozen=True)
 class Catalog:
@@ -57,6 +54,7 @@ class Catalog:
     standard_ops: frozenset[str]
     custom_op_severity: str
     tf_version: str
+    descriptions: dict[str, str]  # category -> what it means (op categories and the others)
 
     def rules_for(self, site: OpSite) -> list[Rule]:
         return [r for r in self.rules.get(site.op, ()) if r.applies(site)]
@@ -69,7 +67,7 @@ def _read(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
-def build_catalog(doc: dict[str, Any], standard_text: str) -> Catalog:
+def build_catalog(doc: dict[str, Any], standard: frozenset[str], version: str) -> Catalog:
     rules: dict[str, list[Rule]] = {}
     for cat_name, category in doc["categories"].items():
         default = category["severity"]
@@ -79,22 +77,21 @@ def build_catalog(doc: dict[str, Any], standard_text: str) -> Catalog:
             severity_rank(severity)
             when = tuple((k, re.compile(v)) for k, v in sorted(entry.get("when_attr", {}).items()))
             rules.setdefault(op, []).append(Rule(cat_name, severity, category["description"], entry.get("saver"),
-                                                 when, entry.get("note", "")))
-    names = [line.strip() for line in standard_text.splitlines()]
-    version = ""
-    for line in names:
-        m = re.match(r"# Ops registered by a stock TensorFlow (\S+)", line)
-        if m:
-            version = m.group(1)
-    standard = frozenset(n for n in names if n and not n.startswith("#"))
-    return Catalog({k: tuple(v) for k, v in rules.items()}, standard, doc.get("custom_op_severity", "medium"),
-                   version)
+                                                 when, entry.get("note", ""), tuple(entry.get("path_inputs", ())),
+                                                 tuple(entry.get("path_attrs", ()))))
+    descriptions = {name: c["description"] for name, c in doc["categories"].items()}
+    descriptions.update(doc.get("other_findings", {}))
+    severity_rank(doc.get("custom_op_severity", "high"))
+    return Catalog({k: tuple(v) for k, v in rules.items()}, standard, doc.get("custom_op_severity", "high"),
+                   version, descriptions)
 
 
 @functools.lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
     """The catalogue shipped with tfformats."""
-    return build_catalog(json.loads(_read("ops.json")), _read("standard_ops.txt"))
+    from ..graphs.registry import registry_version, standard_op_names
+
+    return build_catalog(json.loads(_read("ops.json")), standard_op_names(), registry_version())
 
 
 __all__ = ["Catalog", "Rule", "SEVERITIES", "build_catalog", "default_catalog", "severity_rank"]
