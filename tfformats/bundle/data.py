@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import checksums
 from ..errors import FormatError
-from ..table.layout import decode_varint, encode_varint
+from .._wire import decode_varint, encode_varint
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")

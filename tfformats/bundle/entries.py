@@ -15,6 +15,7 @@ import numpy as np
 from .. import dtypes
 from ..dtypes import DType
 from ..errors import FormatError, PathLike
+from .._wire import as_int32, as_int64, decode_length, decode_varint, skip_field
 from .slices import FULL, Extent
 
 HEADER_KEY = b""
@@ -231,58 +232,6 @@ def _dtype_and_shape(name: str, value: bytes, path: Optional[PathLike]) -> tuple
 # are skipped as protobuf does; a known field with the wrong wire type, a
 # truncated field or a group is an error.
 
-_INT64_SIGN = 1 << 63
-_U64_WRAP = 1 << 64
-
-
-def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= end:
-            raise FormatError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result & (_U64_WRAP - 1), pos
-        shift += 7
-        if shift >= 70:
-            raise FormatError("varint longer than 10 bytes")
-
-
-def _signed(value: int) -> int:
-    """Read a 64-bit varint value as a two's-complement int64."""
-    return value - _U64_WRAP if value & _INT64_SIGN else value
-
-
-def _int32(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value & 0x80000000 else value
-
-
-def _skip(buf: bytes, pos: int, end: int, wire: int) -> int:
-    if wire == 0:
-        return _varint(buf, pos, end)[1]
-    if wire == 1:
-        pos += 8
-    elif wire == 5:
-        pos += 4
-    elif wire == 2:
-        n, pos = _varint(buf, pos, end)
-        pos += n
-    else:
-        raise FormatError(f"unsupported wire type {wire}")
-    if pos > end:
-        raise FormatError("field runs past the end of its message")
-    return pos
-
-
-def _length(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    n, pos = _varint(buf, pos, end)
-    if pos + n > end:
-        raise FormatError("field runs past the end of its message")
-    return pos + n, pos
 
 
 def _wire_error(field: int, wire: int) -> FormatError:
@@ -293,50 +242,50 @@ def _parse_shape(buf: bytes, pos: int, end: int, dims: list[int]) -> bool:
     """Append the dims of a TensorShapeProto to ``dims``; return unknown_rank."""
     unknown_rank = False
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
+        tag, pos = decode_varint(buf, pos, end)
         field, wire = tag >> 3, tag & 7
         if field == 2:
             if wire != 2:
                 raise _wire_error(field, wire)
-            dim_end, pos = _length(buf, pos, end)
+            dim_end, pos = decode_length(buf, pos, end)
             size = 0
             while pos < dim_end:
-                dtag, pos = _varint(buf, pos, dim_end)
+                dtag, pos = decode_varint(buf, pos, dim_end)
                 if dtag == 0x08:
-                    raw, pos = _varint(buf, pos, dim_end)
-                    size = _signed(raw)
+                    raw, pos = decode_varint(buf, pos, dim_end)
+                    size = as_int64(raw)
                 else:
-                    pos = _skip(buf, pos, dim_end, dtag & 7)
+                    pos = skip_field(buf, pos, dim_end, dtag & 7)
             dims.append(size)
         elif field == 3:
             if wire != 0:
                 raise _wire_error(field, wire)
-            raw, pos = _varint(buf, pos, end)
+            raw, pos = decode_varint(buf, pos, end)
             unknown_rank = raw != 0
         else:
-            pos = _skip(buf, pos, end, wire)
+            pos = skip_field(buf, pos, end, wire)
     return unknown_rank
 
 
 def _parse_slice(buf: bytes, pos: int, end: int) -> tuple[Extent, ...]:
     extents = []
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
+        tag, pos = decode_varint(buf, pos, end)
         if tag != 0x0A:
-            pos = _skip(buf, pos, end, tag & 7)
+            pos = skip_field(buf, pos, end, tag & 7)
             continue
-        ext_end, pos = _length(buf, pos, end)
+        ext_end, pos = decode_length(buf, pos, end)
         start, length = 0, FULL
         while pos < ext_end:
-            etag, pos = _varint(buf, pos, ext_end)
+            etag, pos = decode_varint(buf, pos, ext_end)
             if etag == 0x08:
-                raw, pos = _varint(buf, pos, ext_end)
-                start = _signed(raw)
+                raw, pos = decode_varint(buf, pos, ext_end)
+                start = as_int64(raw)
             elif etag == 0x10:
-                raw, pos = _varint(buf, pos, ext_end)
-                length = _signed(raw)
+                raw, pos = decode_varint(buf, pos, ext_end)
+                length = as_int64(raw)
             else:
-                pos = _skip(buf, pos, ext_end, etag & 7)
+                pos = skip_field(buf, pos, ext_end, etag & 7)
         extents.append(Extent(start, length))
     return tuple(extents)
 
@@ -359,7 +308,7 @@ def _parse_entry(buf: bytes, pos: int = 0
         if tag < 0x80:
             pos += 1
         else:
-            tag, pos = _varint(buf, pos, end)
+            tag, pos = decode_varint(buf, pos, end)
         if tag == 0x35:
             if pos + 4 > end:
                 raise FormatError("truncated fixed32")
@@ -372,28 +321,28 @@ def _parse_entry(buf: bytes, pos: int = 0
             if raw < 0x80:
                 pos += 1
             else:
-                raw, pos = _varint(buf, pos, end)
+                raw, pos = decode_varint(buf, pos, end)
             if tag == 0x08:
-                enum = _int32(raw)
+                enum = as_int32(raw)
             elif tag == 0x18:
-                shard_id = _int32(raw)
+                shard_id = as_int32(raw)
             elif tag == 0x20:
-                offset = _signed(raw)
+                offset = as_int64(raw)
             else:
-                size = _signed(raw)
+                size = as_int64(raw)
         elif tag == 0x12:
-            sub_end, pos = _length(buf, pos, end)
+            sub_end, pos = decode_length(buf, pos, end)
             unknown_rank = _parse_shape(buf, pos, sub_end, dims) or unknown_rank
             pos = sub_end
         elif tag == 0x3A:
-            sub_end, pos = _length(buf, pos, end)
+            sub_end, pos = decode_length(buf, pos, end)
             slices.append(_parse_slice(buf, pos, sub_end))
             pos = sub_end
         else:
             field, wire = tag >> 3, tag & 7
             if 1 <= field <= 7 or field == 0:
                 raise _wire_error(field, wire)
-            pos = _skip(buf, pos, end, wire)
+            pos = skip_field(buf, pos, end, wire)
     return enum, dims, unknown_rank, shard_id, offset, size, crc, tuple(slices)
 
 
@@ -404,38 +353,38 @@ def _parse_header(buf: bytes) -> tuple[int, int, int, int, list[int]]:
     num_shards = endianness = producer = min_consumer = 0
     bad: list[int] = []
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
+        tag, pos = decode_varint(buf, pos, end)
         if tag == 0x08:
-            raw, pos = _varint(buf, pos, end)
-            num_shards = _int32(raw)
+            raw, pos = decode_varint(buf, pos, end)
+            num_shards = as_int32(raw)
         elif tag == 0x10:
-            raw, pos = _varint(buf, pos, end)
-            endianness = _int32(raw)
+            raw, pos = decode_varint(buf, pos, end)
+            endianness = as_int32(raw)
         elif tag == 0x1A:
-            sub_end, pos = _length(buf, pos, end)
+            sub_end, pos = decode_length(buf, pos, end)
             while pos < sub_end:
-                vtag, pos = _varint(buf, pos, sub_end)
+                vtag, pos = decode_varint(buf, pos, sub_end)
                 if vtag == 0x08:
-                    raw, pos = _varint(buf, pos, sub_end)
-                    producer = _int32(raw)
+                    raw, pos = decode_varint(buf, pos, sub_end)
+                    producer = as_int32(raw)
                 elif vtag == 0x10:
-                    raw, pos = _varint(buf, pos, sub_end)
-                    min_consumer = _int32(raw)
+                    raw, pos = decode_varint(buf, pos, sub_end)
+                    min_consumer = as_int32(raw)
                 elif vtag == 0x18:
-                    raw, pos = _varint(buf, pos, sub_end)
-                    bad.append(_int32(raw))
+                    raw, pos = decode_varint(buf, pos, sub_end)
+                    bad.append(as_int32(raw))
                 elif vtag == 0x1A:  # packed bad_consumers
-                    packed_end, pos = _length(buf, pos, sub_end)
+                    packed_end, pos = decode_length(buf, pos, sub_end)
                     while pos < packed_end:
-                        raw, pos = _varint(buf, pos, packed_end)
-                        bad.append(_int32(raw))
+                        raw, pos = decode_varint(buf, pos, packed_end)
+                        bad.append(as_int32(raw))
                 else:
-                    pos = _skip(buf, pos, sub_end, vtag & 7)
+                    pos = skip_field(buf, pos, sub_end, vtag & 7)
         else:
             field, wire = tag >> 3, tag & 7
             if 1 <= field <= 3 or field == 0:
                 raise _wire_error(field, wire)
-            pos = _skip(buf, pos, end, wire)
+            pos = skip_field(buf, pos, end, wire)
     return num_shards, endianness, producer, min_consumer, bad
 
 

@@ -12,6 +12,7 @@ import struct
 from typing import Iterator, NamedTuple, Union
 
 from .. import checksums
+from .._wire import decode_varint, encode_varint
 from ..errors import FormatError, TruncatedError, WrongFormatError
 
 Buffer = Union[bytes, bytearray, memoryview]
@@ -30,7 +31,6 @@ INDEX_RESTART_INTERVAL = 1
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-_MAX_VARINT64_BYTES = 10
 
 
 class BlockHandle(NamedTuple):
@@ -46,37 +46,6 @@ class Footer(NamedTuple):
 
 
 # -- varints -----------------------------------------------------------------
-
-def decode_varint(buf: Buffer, pos: int, limit: int | None = None) -> tuple[int, int]:
-    """Decode a base-128 varint at ``pos``; return ``(value, next_pos)``."""
-    end = len(buf) if limit is None else limit
-    result = 0
-    shift = 0
-    start = pos
-    while True:
-        if pos >= end:
-            raise TruncatedError("truncated varint", offset=start)
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 7 * _MAX_VARINT64_BYTES:
-            raise FormatError("varint longer than 10 bytes", offset=start)
-
-
-def encode_varint(value: int) -> bytes:
-    """Encode a non-negative integer as a base-128 varint."""
-    if value < 0:
-        raise ValueError("varints here are unsigned")
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
 
 # -- block handles and the footer ---------------------------------------------
 
