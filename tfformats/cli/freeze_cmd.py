@@ -83,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "--initializer_nodes"):
         parser.add_argument(ignored, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    from ..serving.check_cli import add_check_arguments
+
+    add_check_arguments(parser)
 
 
 def _source(args: argparse.Namespace) -> tuple[Optional[str], Optional[str]]:
@@ -135,15 +138,19 @@ def run(args: argparse.Namespace) -> int:
     if not result.frozen and result.variables_in_graph:
         warning = (f"froze 0 variables although the graph has {result.variables_in_graph}; "
                    "check the output node names and --keep/--skip")
+    from ..serving.check_cli import run_check
+
+    check_status, check = run_check(args, result, graph=graph, saved_model=saved_model)
     if args.json:
         print_json({"source": source, "output": args.output, "bytes": size, "nodes": len(result.graph_def.node),
                     "frozen": result.frozen, "kept": result.kept,
                     "keys": {v: s.key for v, s in result.sources.items()},
-                    "variables_in_graph": result.variables_in_graph, "warning": warning}, out=sys.stdout)
+                    "variables_in_graph": result.variables_in_graph, "warning": warning,
+                    **({"check": check} if check is not None else {})}, out=sys.stdout)
     else:
         kept = f", {len(result.kept)} left as variables" if result.kept else ""
         print(f"froze {len(result.frozen)} variable{'s' if len(result.frozen) != 1 else ''}{kept}: "
               f"{args.output} ({len(result.graph_def.node)} nodes, {human_bytes(size)})")
     if warning:
         print(f"tfformats freeze: warning: {warning}", file=sys.stderr)
-    return 0
+    return check_status

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--checkpoint", help="checkpoint holding the values of a graph's variables")
     parser.add_argument("--signature", default="serving_default",
                         help="SavedModel signature (default serving_default)")
-    parser.add_argument("--tag", dest="tags", default="serve", help="comma-separated SavedModel tag set (default serve)")
+    parser.add_argument("--tag", dest="tags", default="serve",
+                        help="comma-separated SavedModel tag set (default serve)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="onnxruntime, reference (onnx's numpy evaluator) or auto (onnxruntime when installed)")
     parser.add_argument("--random", action="store_true", help="feed random values to every input not given")

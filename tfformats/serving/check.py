@@ -1,0 +1,347 @@
+"""Check a frozen graph against the graph it was frozen from, on random inputs, without TensorFlow.
+
+The original graph cannot run as it is here: its variables are ops that need a
+TensorFlow session. So the check builds a runnable copy of it by a route that
+does not use the freezer's rewriting: each variable the outputs need becomes a
+``Placeholder`` fed with its value read from the checkpoint at run time,
+``ReadVariableOp`` becomes ``Identity`` and ``ResourceGather`` a ``GatherV2``
+(TF2 graphs have their signature function calls inlined first). Both graphs
+are converted to ONNX and run on the same random inputs of the signature's
+shapes; the largest absolute and relative differences per output are reported.
+
+What this catches: a variable frozen with the wrong checkpoint tensor, slice or
+dtype, a Const put in the wrong place, pruning that cut a needed node, a
+control-flow rewrite that changed what the graph computes. What it shares with
+the freezer, and so cannot catch: the mapping from variables to checkpoint
+keys (the Saver, ``variable_map``, ``use_ema``), which both sides use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..errors import ArgumentError, FormatError, GraphError, PathLike
+from ..graphs.names import node_name, parse_input
+
+VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
+# Ops that pass a resource or ref tensor on unchanged: their type attr becomes the variable's dtype.
+_PASS_THROUGH = {"Identity": "T", "Enter": "T", "Exit": "T", "Switch": "T", "Merge": "T", "NextIteration": "T",
+                 "RefIdentity": "T", "RefEnter": "T", "RefSwitch": "T", "RefMerge": "T", "RefExit": "T",
+                 "RefNextIteration": "T"}
+_REF_TO_PLAIN = {"RefIdentity": "Identity", "RefEnter": "Enter", "RefSwitch": "Switch", "RefMerge": "Merge",
+                 "RefExit": "Exit", "RefNextIteration": "NextIteration"}
+DEFAULT_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class OutputDiff:
+    """How far the frozen graph's output is from the original's."""
+
+    name: str
+    shape: tuple[int, ...]
+    max_abs: float
+    max_rel: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The result of :func:`check_frozen`."""
+
+    outputs: list[OutputDiff]
+    inputs: dict[str, tuple[int, ...]]  # random input -> shape used
+    variables: int  # variables fed from the checkpoint to the original graph
+    backend: str
+    tolerance: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outputs)
+
+
+def _placeholder(node: Any, value: np.ndarray) -> None:
+    from ..dtypes import from_numpy
+
+    name = node.name
+    node.Clear()
+    node.name = name
+    node.op = "Placeholder"
+    node.attr["dtype"].type = from_numpy(value.dtype).enum
+    for size in value.shape:
+        node.attr["shape"].shape.dim.add(size=int(size))
+
+
+def _as_identity(node: Any, dtype: int) -> None:
+    inputs = list(node.input)
+    name = node.name
+    node.Clear()
+    node.name, node.op = name, "Identity"
+    node.input.extend(inputs)
+    node.attr["T"].type = dtype
+
+
+def _as_gather(graph_def: Any, node: Any, dtype: int) -> None:
+    batch_dims = int(node.attr["batch_dims"].i) if "batch_dims" in node.attr else 0
+    indices_type = node.attr["Tindices"].type
+    params, indices = node.input[0], node.input[1]
+    controls = [i for i in node.input if i.startswith("^")]
+    axis = graph_def.node.add(name=f"{node.name}/check_axis", op="Const")
+    axis.attr["dtype"].type = indices_type
+    axis.attr["value"].tensor.dtype = indices_type
+    axis.attr["value"].tensor.int_val.append(batch_dims)
+    name = node.name
+    node.Clear()
+    node.name, node.op = name, "GatherV2"
+    node.input.extend([params, indices, axis.name, *controls])
+    node.attr["Tparams"].type = dtype
+    node.attr["Tindices"].type = indices_type
+    node.attr["Taxis"].type = indices_type
+    node.attr["batch_dims"].i = batch_dims
+
+
+def _fetch_nodes(graph_def: Any, outputs: Sequence[str]) -> tuple[Any, list[str]]:
+    """A copy of ``graph_def`` with one Identity per output, so inlining cannot rename what is fetched."""
+    graph = type(graph_def)()
+    graph.CopyFrom(graph_def)
+    taken = {n.name for n in graph.node}
+    names = []
+    for i, tensor in enumerate(outputs):
+        name = f"check_output_{i}"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        graph.node.add(name=name, op="Identity", input=[tensor])  # T is set once the dtype is known
+        names.append(name)
+    return graph, names
+
+
+def runnable_original(graph_def: Any, values: Mapping[str, np.ndarray], outputs: Sequence[str], *,
+                      op_defs: Optional[Mapping[str, Any]] = None) -> tuple[Any, list[str]]:
+    """A copy of ``graph_def`` that runs without variables, and the tensors to fetch for ``outputs``.
+
+    Each variable in ``values`` becomes a Placeholder; function calls are inlined.
+    """
+    from ..dtypes import from_numpy
+    from ..graphs.inline import CALL_OPS, inline_calls
+    from ..graphs.prune import extract_sub_graph
+    from ..graphs.registry import OpResolver
+    from .tensors import GraphIndex
+
+    lookup = GraphIndex(graph_def)
+    dtypes = [lookup.spec(o).dtype for o in outputs]
+    graph, fetch = _fetch_nodes(graph_def, outputs)
+    for name, dtype in zip(fetch, dtypes):
+        graph.node[[n.name for n in graph.node].index(name)].attr["T"].type = dtype
+    graph = extract_sub_graph(graph, fetch)
+    if any(n.op in CALL_OPS for n in graph.node):
+        graph = extract_sub_graph(inline_calls(graph, op_defs if op_defs is not None else OpResolver()), fetch)
+    dtype_of: dict[str, int] = {}  # tensor carrying a variable -> the variable's dtype
+    for node in graph.node:
+        if node.op in VARIABLE_OPS:
+            if node.name not in values:
+                raise GraphError(f"variable {node.name!r} is needed by the outputs but has no checkpoint value")
+            _placeholder(node, values[node.name])
+            dtype_of[f"{node.name}:0"] = from_numpy(values[node.name].dtype).enum
+    changed = True
+    rounds = 0
+    while changed and rounds < len(graph.node) + 1:  # follow variable tensors through pass-through ops
+        changed, rounds = False, rounds + 1
+        for node in graph.node:
+            data = [parse_input(i) for i in node.input if not i.startswith("^")]
+            carried = [dtype_of.get(f"{r.node}:{r.index}") for r in data]
+            first = carried[0] if carried else None
+            if node.op == "ReadVariableOp" and first is not None:
+                _as_identity(node, first)
+                changed = True
+            elif node.op in ("ResourceGather",) and first is not None:
+                _as_gather(graph, node, first)
+                changed = True
+            elif node.op in _PASS_THROUGH and any(c is not None for c in carried):
+                dtype = next(c for c in carried if c is not None)
+                node.op = _REF_TO_PLAIN.get(node.op, node.op)
+                node.attr["T"].type = dtype
+                node.attr.pop("_output_shapes", None)
+                for index in range(2 if node.op == "Switch" else 1):
+                    key = f"{node.name}:{index}"
+                    if key not in dtype_of:
+                        dtype_of[key] = dtype
+                        changed = True
+    left = sorted({n.op for n in graph.node if n.op in ("ReadVariableOp", "AssignVariableOp", "Assign",
+                                                         "ResourceGather")})
+    if left:
+        raise GraphError(f"the original graph still uses variables through {', '.join(left)} after "
+                         "feeding them; the check cannot run it")
+    return graph, [f"{n}:0" for n in fetch]
+
+
+def _max_rel(diff: np.ndarray, scale: np.ndarray) -> float:
+    """Largest ``diff / |original|`` over the elements where the original is not zero (the abs diff covers zeros)."""
+    nonzero = scale > 0
+    if not nonzero.any():
+        return 0.0
+    return float(np.max(diff[nonzero] / scale[nonzero]))
+
+
+def compare(name: str, frozen: np.ndarray, original: np.ndarray, tolerance: float) -> OutputDiff:
+    """Differences of one output; it passes when every |frozen - original| <= tol * (1 + |original|).
+
+    NaN in both at the same place counts as equal; NaN in one only is an infinite difference.
+    """
+    if frozen.shape != original.shape:
+        return OutputDiff(name, tuple(frozen.shape), float("inf"), float("inf"), False)
+    if frozen.dtype.kind not in "fciub" or original.dtype.kind not in "fciub":
+        same = bool(np.array_equal(frozen, original))
+        return OutputDiff(name, tuple(frozen.shape), 0.0 if same else float("inf"), 0.0 if same else float("inf"),
+                          same)
+    a = frozen.astype(np.complex128 if frozen.dtype.kind == "c" or original.dtype.kind == "c" else np.float64)
+    b = original.astype(a.dtype)
+    both_nan = np.isnan(a) & np.isnan(b)
+    diff = np.where(both_nan, 0.0, np.abs(a - b))
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    scale = np.where(both_nan, 0.0, np.abs(b))
+    scale = np.where(np.isnan(scale), 0.0, scale)
+    if not diff.size:
+        return OutputDiff(name, tuple(frozen.shape), 0.0, 0.0, True)
+    passed = bool(np.all(diff <= tolerance * (1 + scale)))
+    return OutputDiff(name, tuple(frozen.shape), float(np.max(diff)), _max_rel(diff, scale), passed)
+
+
+@contextlib.contextmanager
+def _stage(what: str, source: Optional[str]) -> Iterator[None]:
+    """Say which graph the check could not convert, in the converter's own words."""
+    try:
+        yield
+    except FormatError as exc:
+        raise type(exc)(f"--check cannot run {what}: {exc.detail}", exc.path or source) from None
+    except GraphError as exc:
+        raise GraphError(f"--check cannot run {what}: {exc}") from None
+
+
+def check_frozen(original: Any, frozen: Any, values: Mapping[str, np.ndarray], outputs: Mapping[str, tuple[str, str]],
+                 *, op_defs: Optional[Mapping[str, Any]] = None, tolerance: float = DEFAULT_TOLERANCE,
+                 unknown_dim: int = 1, seed: int = 0, backend: str = "auto",
+                 source: Optional[str] = None) -> CheckReport:
+    """Run ``original`` (variables fed from ``values``) and ``frozen`` on the same random inputs.
+
+    Args:
+        original: the GraphDef before freezing.
+        frozen: the frozen GraphDef.
+        values: ``{variable node: value}`` for every variable of ``original`` the outputs need.
+        outputs: ``{label: (tensor in original, tensor in frozen)}``.
+        source: the file the original came from, named in errors.
+    """
+    from ..onnx.convert import to_onnx
+    from .backend import choose, evaluate, model_inputs
+    from .feeds import random_feeds
+
+    if not outputs:
+        raise ArgumentError("nothing to check: no outputs")
+    chosen = choose(backend)
+    labels = list(outputs)
+    with _stage("the frozen graph", source):
+        frozen_model = to_onnx(frozen, outputs=[outputs[k][1] for k in labels])
+    inputs = model_inputs(frozen_model)
+    feeds = random_feeds({i.name: (i.dtype or np.dtype(np.float32), i.shape) for i in inputs},
+                         unknown=unknown_dim, seed=seed)
+    with _stage("the original graph", source):
+        runnable, fetch = runnable_original(original, values, [outputs[k][0] for k in labels], op_defs=op_defs)
+        variables = [n.name for n in runnable.node if n.op == "Placeholder" and n.name in values]
+        original_model = to_onnx(runnable, outputs=fetch,
+                                 inputs=[i.name for i in inputs] + [f"{v}:0" for v in variables])
+    var_feeds = {f"{v}:0": np.asarray(values[v]) for v in variables}
+    got = evaluate(frozen_model, feeds, backend=chosen, source="frozen graph")
+    want = evaluate(original_model, {**feeds, **var_feeds}, backend=chosen, source="original graph")
+    frozen_names = [v.name for v in frozen_model.graph.output]
+    original_names = [v.name for v in original_model.graph.output]
+    diffs = [compare(label, got[f], want[o], tolerance) for label, f, o in zip(labels, frozen_names, original_names)]
+    return CheckReport(diffs, {k: tuple(v.shape) for k, v in feeds.items()}, len(variables), chosen, tolerance)
+
+
+def _values(result: Any, checkpoint: PathLike) -> dict[str, np.ndarray]:
+    from ..checkpoint.loading import load_checkpoint
+    from ..freezing.variables import ValueLoader
+
+    reader = load_checkpoint(checkpoint)
+    try:
+        loader = ValueLoader(reader)
+        return {name: np.asarray(loader.load(result.sources[name])) for name in result.frozen}
+    finally:
+        reader.close()
+
+
+def check_freeze_result(result: Any, *, graph: Optional[PathLike] = None, checkpoint: Optional[PathLike] = None,
+                        saved_model: Optional[PathLike] = None, tags: Sequence[str] = ("serve",),
+                        signature: str = "serving_default", outputs: Optional[Sequence[str]] = None,
+                        **options: Any) -> CheckReport:
+    """Check what ``freeze_graph_def`` / ``freeze_saved_model_report`` returned against its source.
+
+    Give ``graph`` and ``checkpoint`` (a GraphDef or ``.meta`` and its checkpoint) or ``saved_model``.
+    ``options`` go to :func:`check_frozen` (tolerance, unknown_dim, seed, backend).
+    """
+    import os
+
+    from ..graphs.opdefs import add_default_attrs_to_graph
+    from ..graphs.registry import OpResolver
+
+    op_defs: Optional[Mapping[str, Any]] = None
+    if saved_model is not None:
+        from ..graphs.read import read_saved_model, saved_model_file, select_meta_graph
+
+        meta = select_meta_graph(read_saved_model(saved_model), tags, saved_model_file(saved_model))
+        original = meta.graph_def
+        op_defs = OpResolver(meta)
+        checkpoint = os.path.join(os.fspath(saved_model), "variables", "variables")
+        pairs = _signature_pairs(meta, signature, result) if not outputs else None
+    else:
+        if graph is None or checkpoint is None:
+            raise ArgumentError("checking a frozen graph needs the original graph and its checkpoint")
+        from ..graphs.read import read_message
+
+        kind, message = read_message(graph)
+        meta = message if kind == "meta" else None
+        original = message.graph_def if meta is not None else message
+        op_defs = OpResolver(meta) if meta is not None else None
+        pairs = None
+    if meta is not None and meta.meta_info_def.stripped_default_attrs:
+        copy = type(original)()
+        copy.CopyFrom(original)
+        add_default_attrs_to_graph(copy, meta.meta_info_def.stripped_op_list)
+        original = copy
+    if pairs is None:
+        names = list(outputs or [])
+        if not names:
+            raise ArgumentError("give the output names to check")
+        pairs = {n: (_tensor(n), _tensor(n)) for n in names}
+    values = _values(result, checkpoint) if result.frozen else {}
+    shown = os.fspath(saved_model if saved_model is not None else graph)  # type: ignore[arg-type]
+    return check_frozen(original, result.graph_def, values, pairs, op_defs=op_defs, source=shown, **options)
+
+
+def _tensor(name: str) -> str:
+    ref = parse_input(name)
+    return f"{ref.node}:{ref.index}"
+
+
+def _signature_pairs(meta: Any, signature: str, result: Any) -> Optional[dict[str, tuple[str, str]]]:
+    if signature not in meta.signature_def or not result.outputs:
+        return None
+    sig = meta.signature_def[signature]
+    return {key: (_tensor(sig.outputs[key].name), _tensor(result.outputs[key]))
+            for key in sorted(sig.outputs) if key in result.outputs}
+
+
+def report_doc(report: CheckReport) -> dict[str, Any]:
+    """JSON form of a check report."""
+    return {"passed": report.passed, "backend": report.backend, "tolerance": report.tolerance,
+            "variables_fed": report.variables, "inputs": {k: list(v) for k, v in report.inputs.items()},
+            "outputs": {o.name: {"shape": list(o.shape), "max_abs_diff": o.max_abs, "max_rel_diff": o.max_rel,
+                                 "passed": o.passed} for o in report.outputs}}
+
+
+__all__ = ["CheckReport", "DEFAULT_TOLERANCE", "OutputDiff", "check_freeze_result", "check_frozen", "compare",
+           "report_doc", "runnable_original"]
