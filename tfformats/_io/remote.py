@@ -1,14 +1,121 @@
-"""Byte sources for fsspec URLs (``s3://``, ``gs://``, ``https://``, ``memory://`` ...): ranged reads, no downloads.
+"""Byte sources for fsspec URLs (``s3://``, ``gs://``, ``https://``, ``hf://``, ``memory://`` ...): ranged reads.
 
 Needs the optional ``remote`` extra (``pip install tfformats[remote]``, plus the backend: s3fs, gcsfs, ...).
+Nothing here is imported for local paths.
+
+How bytes move:
+
+- Small reads (below :data:`DIRECT_MIN`) go through a per-file cache of :data:`BLOCK`-sized blocks: the blocks a
+  read misses are fetched in one request, so neighbouring small tensors and neighbouring index blocks share a
+  request. Reading the same region in order grows the request (readahead), up to the end of the file.
+- Large reads go straight into the caller's buffer as :data:`PIECE`-sized ranged requests run in parallel.
+- Every response is checked against the range asked for: a server that ignores ``Range`` (and sends the whole
+  file) or sends less than promised raises a :class:`~tfformats.errors.FormatError` naming the URL.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import collections
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable, Optional, TypeVar
 
-from ..errors import NotFoundError, UnsupportedError
+from ..errors import NotFoundError, PathLike, TFFormatsError, TruncatedError, WrongFormatError
 from .source import ByteSource, StorageOptions
+
+# Cache block: a read of S small bytes transfers at most S + 2 * BLOCK.
+BLOCK = 64 << 10
+# Blocks kept per file (4 MiB): enough for a table's index and the blocks around the last reads.
+CACHE_BLOCKS = 64
+# Longest readahead of a sequential run of small reads, in blocks (1 MiB).
+READAHEAD_BLOCKS = 16
+# Reads at least this large bypass the cache and are split into parallel requests.
+DIRECT_MIN = 1 << 20
+PIECE = 4 << 20
+WORKERS = 8
+
+T = TypeVar("T")
+
+_pool: Optional[ThreadPoolExecutor] = None
+_pool_lock = threading.Lock()
+
+
+class RemoteError(TFFormatsError, OSError):
+    """A URL cannot be read: access refused, a server error, no connection."""
+
+    def __init__(self, detail: str, path: PathLike) -> None:
+        self.detail = detail
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {detail}")
+        self.filename = self.path
+        self.strerror = detail
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}"
+
+
+class RemoteAccessError(RemoteError, PermissionError):
+    """The server refused access to a URL (HTTP 401/403, missing or wrong credentials)."""
+
+
+class MissingExtraError(TFFormatsError, ImportError):
+    """A URL needs a package that is not installed (fsspec or the file system's backend)."""
+
+    def __init__(self, detail: str, path: PathLike) -> None:
+        self.detail = detail
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {detail}")
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.detail}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _status(exc: BaseException) -> Optional[int]:
+    """The HTTP status an exception (or one it was raised from) carries."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        status = getattr(current, "status", None)
+        if isinstance(status, int) and 100 <= status < 600:
+            return status
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def remote_error(exc: BaseException, url: str) -> TFFormatsError:
+    """The tfformats error for an exception a file system raised while serving ``url``."""
+    if isinstance(exc, TFFormatsError):
+        return exc
+    status = _status(exc)
+    if status in (401, 403) or isinstance(exc, PermissionError):
+        return RemoteAccessError(f"access denied{f' (HTTP {status})' if status else ''}: "
+                                 "check the credentials (--storage-option / storage_options)", url)
+    if status == 404 or (isinstance(exc, FileNotFoundError) and status is None):
+        return NotFoundError("no such file", url)
+    if type(exc).__name__ in ("ClientPayloadError", "ContentLengthError", "TransferEncodingError",
+                              "IncompleteRead", "ResponseStreamingError", "ServerDisconnectedError"):
+        return TruncatedError(f"the server stopped sending before the end of the response ({_one_line(exc)})",
+                              url)
+    if status is not None:
+        return RemoteError(f"the server answered HTTP {status}", url)
+    return RemoteError(f"cannot read: {_one_line(exc)}", url)
+
+
+def call(url: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one file-system operation for ``url``, turning its errors into tfformats errors."""
+    try:
+        return fn(*args, **kwargs)
+    except TFFormatsError:
+        raise
+    except Exception as exc:
+        raise remote_error(exc, url) from exc
 
 
 def filesystem(url: str, storage_options: StorageOptions = None) -> tuple[Any, str]:
@@ -16,38 +123,156 @@ def filesystem(url: str, storage_options: StorageOptions = None) -> tuple[Any, s
     try:
         import fsspec
     except ImportError:
-        raise UnsupportedError("reading a URL needs fsspec: pip install 'tfformats[remote]'", url) from None
+        raise MissingExtraError("reading a URL needs fsspec: pip install 'tfformats[remote]'", url) from None
     try:
         fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
-    except (ImportError, ValueError) as exc:
-        raise UnsupportedError(f"no file system for this URL: {exc}", url) from None
+    except ImportError as exc:
+        raise MissingExtraError(f"{_one_line(exc)} (e.g. pip install 'tfformats[remote]' s3fs gcsfs)",
+                                url) from None
+    except ValueError as exc:
+        raise MissingExtraError(f"no file system for this URL: {_one_line(exc)}", url) from None
+    except TypeError as exc:
+        raise RemoteError(f"storage options not accepted: {_one_line(exc)}", url) from None
     return fs, path
 
 
+def _workers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="tfformats-remote")
+        return _pool
+
+
 class RemoteFile(ByteSource):
-    """One remote object, read by byte range."""
+    """One remote object, read by byte range through a small block cache."""
 
     def __init__(self, url: str, storage_options: StorageOptions = None) -> None:
         self.path = url
         self._fs, self._key = filesystem(url, storage_options)
-        try:
-            info = self._fs.info(self._key)
-        except FileNotFoundError:
-            raise NotFoundError("no such file", url) from None
-        self.size = int(info.get("size") or 0)
+        info = call(url, self._fs.info, self._key)
+        if info.get("type") == "directory":
+            raise NotFoundError("this is a folder, not a file", url)
+        size = info.get("size")
+        if size is None:
+            raise RemoteError("the server does not tell the size of this file (no Content-Length)", url)
+        self.size = int(size)
+        self._blocks: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self._run_end = -1  # block after the last cache fetch, for readahead
+        self._readahead = 0
+
+    # -- requests -------------------------------------------------------------------------
+
+    def fetch(self, start: int, end: int) -> bytes:
+        """The bytes ``start:end`` in one request, checked to be exactly that range."""
+        data = call(self.path, self._fs.cat_file, self._key, start=start, end=end)
+        if len(data) != end - start:
+            if len(data) > end - start:
+                raise WrongFormatError(
+                    f"asked for bytes {start}..{end} ({end - start} bytes), the server sent {len(data)}: "
+                    "it ignores byte-range requests (Range), so reading it would download whole files", self.path,
+                    start)
+            raise TruncatedError(f"asked for bytes {start}..{end}, the server sent only {len(data)} "
+                                 f"(the file is {self.size} bytes): the response was cut short", self.path,
+                                 start + len(data))
+        return bytes(data)
+
+    def _fetch_into(self, dest: memoryview, offset: int) -> None:
+        dest[:] = self.fetch(offset, offset + len(dest))
+
+    # -- cache ----------------------------------------------------------------------------
+
+    def _cached_blocks(self, first: int, last: int) -> dict[int, bytes]:
+        """Blocks ``first..last`` (inclusive), fetching the missing ones in one request."""
+        with self._lock:
+            have = {i: self._blocks[i] for i in range(first, last + 1) if i in self._blocks}
+            for i in have:
+                self._blocks.move_to_end(i)
+            missing = [i for i in range(first, last + 1) if i not in have]
+            if not missing:
+                return have
+            lo, hi = missing[0], missing[-1]
+            self._readahead = min(max(1, self._readahead * 2), READAHEAD_BLOCKS) if lo == self._run_end else 0
+            hi += self._readahead
+        last_block = (self.size - 1) // BLOCK
+        hi = min(hi, last_block)
+        data = self.fetch(lo * BLOCK, min((hi + 1) * BLOCK, self.size))
+        with self._lock:
+            for i in range(lo, hi + 1):
+                block = data[(i - lo) * BLOCK:(i - lo + 1) * BLOCK]
+                if first <= i <= last:
+                    have[i] = block
+                self._blocks[i] = block
+                self._blocks.move_to_end(i)
+            while len(self._blocks) > CACHE_BLOCKS:
+                self._blocks.popitem(last=False)
+            self._run_end = hi + 1
+        return have
+
+    def _read_cached(self, dest: memoryview, offset: int) -> None:
+        end = offset + len(dest)
+        first, last = offset // BLOCK, (end - 1) // BLOCK
+        blocks = self._cached_blocks(first, last)
+        pos = 0
+        for i in range(first, last + 1):
+            block = blocks[i]
+            lo = max(offset - i * BLOCK, 0)
+            hi = min(end - i * BLOCK, len(block))
+            dest[pos:pos + hi - lo] = block[lo:hi]
+            pos += hi - lo
+
+    # -- ByteSource -----------------------------------------------------------------------
 
     def read_into(self, dest: memoryview, offset: int) -> int:
-        end = min(offset + len(dest), self.size)
-        if end <= offset:
+        n = min(len(dest), self.size - offset)
+        if n <= 0:
             return 0
-        data = self._fs.cat_file(self._key, start=offset, end=end)
-        dest[:len(data)] = data
-        return len(data)
+        target = dest[:n]
+        if n < DIRECT_MIN:
+            self._read_cached(target, offset)
+            return n
+        pieces = [(start, min(start + PIECE, n)) for start in range(0, n, PIECE)]
+        futures: list[Future[None]] = [
+            _workers().submit(self._fetch_into, target[a:b], offset + a) for a, b in pieces]
+        error: Optional[BaseException] = None
+        for future in futures:
+            exc = future.exception()
+            if exc is not None and error is None:
+                error = exc
+        if error is not None:
+            raise error
+        return n
+
+    def read(self, offset: int, size: int) -> bytes:
+        n = max(0, min(size, self.size - offset))
+        if n == 0:
+            return b""
+        if n < DIRECT_MIN:
+            buf = bytearray(n)
+            self._read_cached(memoryview(buf), offset)
+            return bytes(buf)
+        return super().read(offset, n)
+
+    def prefetch(self, ranges: list[tuple[int, int]]) -> None:
+        """Fetch the blocks of small ranges into the cache, in parallel (large ranges are read when asked)."""
+        jobs = []
+        for offset, size in ranges:
+            if 0 < size < DIRECT_MIN and offset < self.size:
+                end = min(offset + size, self.size)
+                jobs.append(_workers().submit(self._cached_blocks, offset // BLOCK, (end - 1) // BLOCK))
+        for job in jobs:
+            job.result()
 
     def close(self) -> None:
-        pass
+        with self._lock:
+            self._blocks.clear()
 
 
 def open_remote(url: str, *, storage_options: StorageOptions = None) -> ByteSource:
     """Open ``url`` for ranged reads."""
     return RemoteFile(url, storage_options)
+
+
+__all__ = ["BLOCK", "DIRECT_MIN", "MissingExtraError", "PIECE", "RemoteAccessError", "RemoteError", "RemoteFile",
+           "call", "filesystem", "open_remote", "remote_error"]

@@ -5,12 +5,20 @@ The layout matches TensorFlow's own bundle writer: tensor bytes are packed into
 entry sorted by key behind the header, and both are written under temporary
 names and renamed into place only when the whole checkpoint is complete (data
 shards first, the index last, since the index is what makes a prefix exist).
+
+A URL prefix (``s3://bucket/run/model.ckpt``) is written the same way into a
+local staging folder; when complete, an index already at the URL is deleted,
+the data shards are uploaded, and the index is uploaded last. Object stores
+have no rename, so this order is what keeps a failed upload from leaving an
+index that names missing or mixed data.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from typing import TYPE_CHECKING, BinaryIO, Iterable, NamedTuple, Optional, Sequence, Union, cast
 
 import numpy as np
@@ -21,6 +29,7 @@ from ..errors import ArgumentError, ChecksumError, PathLike
 from ..table.writer import TableWriter
 from . import data, naming
 from .._io import transfer
+from .._io.source import StorageOptions, is_url, local_path
 from .entries import HEADER_KEY, Entry, encode_entry, encode_header
 from .slices import FULL, Extent, encode_slice_key, is_full, resolve
 
@@ -118,18 +127,29 @@ class BundleWriter:
         ...     w.add("names", np.array([b"a", b"bc"], dtype=object))
     """
 
-    def __init__(self, prefix: PathLike, *, num_shards: int = 1) -> None:
+    def __init__(self, prefix: PathLike, *, num_shards: int = 1, storage_options: StorageOptions = None) -> None:
         if num_shards < 1:
             raise ArgumentError(f"num_shards must be at least 1, got {num_shards}")
         self.prefix = os.fspath(prefix)
         self.num_shards = num_shards
-        folder = os.path.dirname(self.prefix)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
+        self.storage_options = storage_options
+        # A URL checkpoint is staged in a private local folder and uploaded by finish().
+        self._stage: Optional[str] = None
         token = _TEMP_MARK + str(secrets.randbits(63))
+        if is_url(self.prefix):
+            self._stage = tempfile.mkdtemp(prefix="tfformats-upload-")
+            staged = os.path.join(self._stage, "bundle")
+            self._temp_data = [naming.data_path(staged, i, num_shards) for i in range(num_shards)]
+            self._temp_index = naming.index_path(staged)
+        else:
+            self.prefix = local_path(self.prefix)
+            folder = os.path.dirname(self.prefix)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            self._temp_data = [p + token for p in
+                               [naming.data_path(self.prefix, i, num_shards) for i in range(num_shards)]]
+            self._temp_index = naming.index_path(self.prefix) + token
         self._final_data = [naming.data_path(self.prefix, i, num_shards) for i in range(num_shards)]
-        self._temp_data = [p + token for p in self._final_data]
-        self._temp_index = naming.index_path(self.prefix) + token
         self._files: list[Optional[BinaryIO]] = []
         try:
             for path in self._temp_data:
@@ -340,14 +360,34 @@ class BundleWriter:
                 for key in sorted(entries):
                     table.add(key, encode_entry(entries[key]))
                 table.finish()
-            for temp, final in zip(self._temp_data, self._final_data):
-                os.replace(temp, final)
-            os.replace(self._temp_index, naming.index_path(self.prefix))
+            if self._stage is not None:
+                self._upload()
+            else:
+                for temp, final in zip(self._temp_data, self._final_data):
+                    os.replace(temp, final)
+                os.replace(self._temp_index, naming.index_path(self.prefix))
         except BaseException:
             self.abort()
             raise
         self._done = True
+        self._remove_stage()
         return self.prefix
+
+    def _upload(self) -> None:
+        """Publish a staged URL checkpoint: old index deleted, data shards uploaded, the index last."""
+        from .._io import fs
+        from .._io.atomic import upload
+
+        final_index = naming.index_path(self.prefix)
+        fs.remove(final_index, storage_options=self.storage_options)
+        for temp, final in zip(self._temp_data, self._final_data):
+            upload(temp, final, storage_options=self.storage_options)
+        upload(self._temp_index, final_index, storage_options=self.storage_options)
+
+    def _remove_stage(self) -> None:
+        if self._stage is not None:
+            shutil.rmtree(self._stage, ignore_errors=True)
+            self._stage = None
 
     def abort(self) -> None:
         """Discard everything written so far; the target prefix is left as it was."""
@@ -363,6 +403,7 @@ class BundleWriter:
                 os.remove(path)
             except FileNotFoundError:
                 pass
+        self._remove_stage()
 
     def __enter__(self) -> "BundleWriter":
         return self

@@ -6,6 +6,8 @@ import os
 from typing import Mapping, Optional
 
 from . import state
+from .._io import fs
+from .._io.source import StorageOptions
 from ..bundle.writer import BundleWriter, DTypeLike
 from ..errors import PathLike
 
@@ -17,6 +19,7 @@ def save_checkpoint(
     *,
     update_state: bool = False,
     dtypes: Optional[Mapping[str, DTypeLike]] = None,
+    storage_options: StorageOptions = None,
 ) -> str:
     """Write ``tensors`` as a checkpoint TensorFlow reads with ``tf.train.load_checkpoint``.
 
@@ -24,6 +27,10 @@ def save_checkpoint(
     ``num_shards`` shards by size. Nothing appears at ``prefix`` until every
     file is complete. With ``update_state=True`` the folder's ``checkpoint``
     file is rewritten to name this checkpoint as the latest.
+
+    ``prefix`` may be an fsspec URL: the data files are uploaded first, the
+    ``.index`` last and the state file after it, so a failed save leaves no
+    ``.index`` at the URL.
 
     Args:
         tensors: name -> array (numpy or anything ``np.asarray`` accepts; bytes/str
@@ -39,26 +46,27 @@ def save_checkpoint(
     """
     path = os.fspath(prefix)
     chosen = dtypes or {}
-    with BundleWriter(path, num_shards=num_shards) as writer:
+    with BundleWriter(path, num_shards=num_shards, storage_options=storage_options) as writer:
         for name, value in tensors.items():
             writer.add(name, value, dtype=chosen.get(name))
+        path = writer.prefix
     if update_state:
-        record_latest(path)
+        record_latest(path, storage_options=storage_options)
     return path
 
 
-def record_latest(prefix: PathLike) -> str:
+def record_latest(prefix: PathLike, *, storage_options: StorageOptions = None) -> str:
     """Write the ``checkpoint`` file in ``prefix``'s folder naming ``prefix`` as the latest (relative path)."""
     import time
 
     path = os.fspath(prefix)
-    folder = os.path.dirname(path) or "."
-    latest = os.path.basename(path)
+    folder = fs.dirname(path) or "."
+    latest = fs.basename(path)
     paths: list[str] = []
     stamps: list[float] = []
     # Keep the history of a state file already in the folder (e.g. a CheckpointManager's), newest last.
     try:
-        old = state.read_state(folder)
+        old = state.read_state(fs.join(folder, state.STATE_FILENAME), storage_options=storage_options)
         old_paths = list(old.all_model_checkpoint_paths)  # type: ignore[attr-defined]
         old_stamps = list(old.all_model_checkpoint_timestamps)  # type: ignore[attr-defined]
         if len(old_stamps) != len(old_paths):
@@ -71,4 +79,4 @@ def record_latest(prefix: PathLike) -> str:
         pass
     paths.append(latest)
     stamps.append(time.time())
-    return state.write_state(folder, latest, paths, stamps)
+    return state.write_state(folder, latest, paths, stamps, storage_options=storage_options)

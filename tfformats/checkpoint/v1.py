@@ -7,13 +7,14 @@ TensorProto with only the typed value field filled in.
 
 from __future__ import annotations
 
-import glob
 import os
 from typing import Any, Optional
 
 import numpy as np
 
 from .. import dtypes
+from .._io import fs
+from .._io.source import StorageOptions
 from ..bundle.entries import check_shape
 from ..bundle.slices import Extent, check_tiling, encode_slice_key, extents_from_proto, region, resolve
 from .interface import CheckpointReader, TensorInfo
@@ -30,12 +31,12 @@ class _V1Tensor:
         self.name, self.dtype, self.shape, self.slices, self.table = name, dtype, shape, slices, table
 
 
-def v1_files(path: PathLike) -> list[str]:
+def v1_files(path: PathLike, *, storage_options: StorageOptions = None) -> list[str]:
     """The table files of a V1 checkpoint: the path itself, or the files a sharded glob names."""
     text = os.fspath(path)
-    if os.path.isfile(text):
+    if fs.isfile(text, storage_options=storage_options):
         return [text]
-    return sorted(glob.glob(text))
+    return fs.glob(text, storage_options=storage_options)
 
 
 def _parse_slices(value: bytes, path: str) -> Any:
@@ -54,16 +55,17 @@ class V1Reader(CheckpointReader):
 
     format = "V1"
 
-    def __init__(self, path: PathLike, *, verify_checksums: bool = True) -> None:
+    def __init__(self, path: PathLike, *, verify_checksums: bool = True,
+                 storage_options: StorageOptions = None) -> None:
         self.prefix = os.fspath(path)
-        files = v1_files(path)
+        files = v1_files(path, storage_options=storage_options)
         if not files:
             raise CheckpointNotFoundError("no V1 checkpoint file matches this path", self.prefix)
         self._tables: list[TableReader] = []
         self._tensors: dict[str, _V1Tensor] = {}
         try:
             for file in files:
-                table = TableReader(file, verify_checksums=verify_checksums)
+                table = TableReader(file, verify_checksums=verify_checksums, storage_options=storage_options)
                 self._tables.append(table)
                 self._read_meta(table)
         except BaseException:
