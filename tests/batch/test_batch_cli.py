@@ -94,3 +94,17 @@ def test_batch_usage_errors_are_one_line_with_exit_2(hub: Path, capsys: pytest.C
     assert main(["verify", str(empty)]) == 2
     err = capsys.readouterr().err
     assert "no models for verify" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["audit", "inspect", "verify", "graph"])
+def test_batch_records_hold_the_document_of_the_single_command(command: str, hub: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / f"{command}.jsonl"
+    extra = ["--ops"] if command == "audit" else []  # the single audit --json always lists the ops
+    main([command, str(hub), "--jobs", "2", "--jsonl", str(out), *extra])
+    capsys.readouterr()
+    for record in read_records(out):
+        if record["status"] not in ("ok", "problem"):
+            continue
+        main([command, record["path"], "--json"])
+        assert record["result"] == json.loads(capsys.readouterr().out)

@@ -28,7 +28,8 @@ def audit_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     """What ``tfformats audit PATH --json`` prints (the op list only with ``ops``)."""
     from ..audit.report import audit_path
 
-    report = audit_path(path, check_variables=options.get("check_variables", True))
+    extra = {"allow": options["allow"]} if options.get("allow") else {}
+    report = audit_path(path, check_variables=options.get("check_variables", True), **extra)
     fail_on = str(options.get("fail_on", "high"))
     failing = report.at_least(fail_on)
     doc = report.to_dict()
@@ -49,8 +50,9 @@ def verify_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
 
 def inspect_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     """The listing of ``tfformats inspect PATH --json``: totals, tensors and the object graph summary."""
+    from ..checkpoint import object_graph
     from ..checkpoint.loading import load_checkpoint
-    from ..cli.inspect_cmd import object_graph_summary, tensor_stats
+    from ..checkpoint.stats import tensor_stats
     from ..dtypes import VARIANT
 
     with load_checkpoint(path, verify_checksums=options.get("verify", True)) as reader:
@@ -63,18 +65,16 @@ def inspect_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
             if options.get("stats", False) and info.dtype.enum != VARIANT:
                 entry["stats"] = tensor_stats(reader.get_tensor(info.name))
             tensors.append(entry)
-        header = getattr(reader, "header", None)
-        shards = int(header.num_shards) if header is not None else len(getattr(reader, "_tables", [])) or 1
         doc = {
             "path": path,
             "prefix": reader.prefix,
             "format": reader.kind,
-            "num_shards": shards,
+            "num_shards": reader.num_shards,
             "num_tensors": len(ordered),
             "num_parameters": sum(i.size for i in ordered if i.dtype.itemsize),
             "total_bytes": sum(i.nbytes for i in ordered),
             "tensors": tensors,
-            "object_graph": object_graph_summary(reader),
+            "object_graph": object_graph.summary_of(reader),
         }
     return 0, doc
 

@@ -91,7 +91,11 @@ def wants_batch(args: argparse.Namespace, task: str) -> bool:
 
 def _options(args: argparse.Namespace, task: str) -> dict[str, Any]:
     if task == "audit":
-        return {"fail_on": args.fail_on, "check_variables": not args.no_variables, "ops": bool(args.ops)}
+        if getattr(args, "format", None) not in (None, "json") or getattr(args, "output", None):
+            raise ArgumentError("--format and -o write one model's report; batch mode writes JSON records "
+                                "(--jsonl OUT)")
+        return {"fail_on": args.fail_on, "check_variables": not args.no_variables, "ops": bool(args.ops),
+                "allow": getattr(args, "allow", None)}
     if task == "inspect":
         if args.tensor is not None or args.all or args.full:
             raise ArgumentError("--tensor, --all and --full read one model; batch mode takes --stats and "
