@@ -19,7 +19,7 @@ _FROM_TF = {
     tfd.UINT16: UINT16, tfd.COMPLEX128: COMPLEX128, tfd.HALF: FLOAT16, tfd.UINT32: UINT32, tfd.UINT64: UINT64,
 }
 
-_NUMPY = {
+_NUMPY: dict[int, np.dtype] = {
     FLOAT: np.dtype(np.float32), DOUBLE: np.dtype(np.float64), INT32: np.dtype(np.int32),
     UINT8: np.dtype(np.uint8), INT16: np.dtype(np.int16), INT8: np.dtype(np.int8), INT64: np.dtype(np.int64),
     BOOL: np.dtype(np.bool_), UINT16: np.dtype(np.uint16), FLOAT16: np.dtype(np.float16),
@@ -45,7 +45,8 @@ def numpy_of(onnx_enum: int) -> Optional[np.dtype]:
     if onnx_enum == BFLOAT16:
         import ml_dtypes
 
-        return np.dtype(ml_dtypes.bfloat16)
+        bf16: np.dtype = np.dtype(ml_dtypes.bfloat16)
+        return bf16
     return _NUMPY.get(onnx_enum)
 
 

@@ -474,10 +474,10 @@ def slice_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
             shape = tuple(s if s != -1 else (d - b if isinstance(d, int) else None)
                           for d, b, s in zip(x.shape, begin, sizes))
         return [Value(name, x.dtype, shape)]
-    begin, sizes = int64(cx, b_v), int64(cx, s_v)
-    minus = cx.emit1("Equal", [sizes, cx.init(np.array(-1, np.int64))])
-    ends = cx.emit1("Where", [minus, cx.init(np.array(INT64_MAX, np.int64)), cx.emit1("Add", [begin, sizes])])
-    name = cx.emit1("Slice", [cx.plain(x), begin, ends], hint=node.name)
+    starts, lengths = int64(cx, b_v), int64(cx, s_v)
+    minus = cx.emit1("Equal", [lengths, cx.init(np.array(-1, np.int64))])
+    stops = cx.emit1("Where", [minus, cx.init(np.array(INT64_MAX, np.int64)), cx.emit1("Add", [starts, lengths])])
+    name = cx.emit1("Slice", [cx.plain(x), starts, stops], hint=node.name)
     return [Value(name, x.dtype, (None,) * x.rank if x.rank is not None else None)]
 
 
@@ -627,7 +627,7 @@ def _fold_fill(node: Any, a: list[np.ndarray]) -> list[np.ndarray]:
 
 def _fold_range(node: Any, a: list[np.ndarray]) -> Optional[list[np.ndarray]]:
     t = odt.numpy_of(dtype(node, "Tidx"))
-    return [np.arange(a[0], a[1], a[2]).astype(t)]
+    return [np.arange(a[0].item(), a[1].item(), a[2].item()).astype(t)]
 
 
 def _fold_prod_shape(node: Any, a: list[np.ndarray]) -> list[np.ndarray]:

@@ -222,7 +222,7 @@ def _fold_bias(node: Any, a: list[np.ndarray]) -> Optional[list[np.ndarray]]:
 
 
 def _fold_floor_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.floor_divide(x, y)
+    return np.asarray(np.floor_divide(x, y))
 
 
 FOLD: dict[str, Folder] = {

@@ -101,7 +101,7 @@ def conv(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     kernel_name, ksize, cout = _kernel(cx, node, w, depthwise)
     strides = _spatial(node, "strides", rank, channels_last)
     dilations = _spatial(node, "dilations", rank, channels_last)
-    spatial = list(cf_shape[2:]) if cf_shape is not None else [None] * (rank - 2)
+    spatial: list[Dim] = list(cf_shape[2:]) if cf_shape is not None else [None] * (rank - 2)
     cin = cf_shape[1] if cf_shape is not None else None
     group = 1
     if depthwise:
@@ -138,14 +138,14 @@ def pool(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
         ksize = _spatial(node, "ksize", rank, channels_last)
         strides = _spatial(node, "strides", rank, channels_last)
     src, cf_shape = _input_cf(cx, x, channels_last, rank)
-    spatial = list(cf_shape[2:]) if cf_shape is not None else [None] * (rank - 2)
+    spatial: list[Dim] = list(cf_shape[2:]) if cf_shape is not None else [None] * (rank - 2)
     ones = [1] * len(ksize)
     kw = _padding(cx, node, spatial, ksize, strides, ones, channels_last)
     op = "MaxPool" if node.op.startswith("MaxPool") else "AveragePool"
     out = cx.emit1(op, [src], hint=node.name, kernel_shape=ksize, strides=strides, **kw)
     padding = attrs.get_str(node, "padding", "VALID")
     sizes = [_out_size(s, k, st, 1, padding) for s, k, st in zip(spatial, ksize, strides)]
-    lead = list(cf_shape[:2]) if cf_shape is not None else [None, None]
+    lead: list[Dim] = list(cf_shape[:2]) if cf_shape is not None else [None, None]
     return [_result(out, x.dtype, lead + sizes, channels_last)]
 
 
@@ -160,7 +160,7 @@ def fused_batch_norm(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
               for v in (scale, offset, mean, var)]
     out = cx.emit1("BatchNormalization", [src] + params, hint=node.name,
                    epsilon=attrs.get_float(node, "epsilon", 1e-4))
-    shape = list(cf_shape) if cf_shape is not None else [None] * rank
+    shape: list[Dim] = list(cf_shape) if cf_shape is not None else [None] * rank
     return [_result(out, x.dtype, shape, channels_last), mean, var, mean, var, mean]
 
 
@@ -274,7 +274,7 @@ def resize(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     hw: list[Dim] = [None, None]
     if size.const is not None:
         hw = [int(v) for v in size.const.reshape(-1)]
-    lead = list(cf[:2]) if cf is not None else [None, None]
+    lead: list[Dim] = list(cf[:2]) if cf is not None else [None, None]
     return [_result(out, x.dtype, lead + hw, True)]
 
 

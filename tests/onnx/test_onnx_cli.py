@@ -1,0 +1,48 @@
+"""``tfformats onnx``: writes a model, --json summary, one-line errors with exit 2 and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from tfformats.cli import main  # noqa: E402
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def test_cli_writes_a_checked_model_and_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model.onnx"
+    code = main(["onnx", str(FIXTURES / "saved_models" / "keras_cnn" / "model"), "-o", str(out), "--json"])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model, full_check=True)
+    assert doc["nodes"] == len(model.graph.node)
+    assert [o["name"] for o in doc["outputs"]] == [o.name for o in model.graph.output]
+    assert doc["transposes"] == sum(n.op_type == "Transpose" for n in model.graph.node)
+
+
+def test_cli_meta_with_checkpoint_and_input_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = FIXTURES / "graphs" / "mlp"
+    out = tmp_path / "mlp.onnx"
+    code = main(["onnx", str(case / "model.ckpt.meta"), "-c", str(case / "model.ckpt"), "--outputs", "probs:0",
+                 "--input-shape", "x:0=4,8", "-o", str(out)])
+    assert code == 0
+    model = onnx.load(str(out))
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [4, 8]
+    assert model.graph.output[0].name == "probs:0"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_unconvertible_graph_is_one_line_error_and_writes_nothing(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "p.onnx"
+    code = main(["onnx", str(FIXTURES / "graphs" / "partitioned" / "graph.pb"), "--outputs", "out", "-o", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "DynamicPartition (2x" in err
+    assert not out.exists()

@@ -1,0 +1,159 @@
+"""to_onnx on the committed fixtures, without TensorFlow: valid models, names, shapes, and onnxruntime
+agreeing with onnx's own reference evaluator (TensorFlow comparisons live in tests/oracle)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+import tfformats as tff  # noqa: E402
+from graph_cases import freeze_case, load_case  # noqa: E402
+from tfformats.errors import UnsupportedError  # noqa: E402
+
+SAVED_MODELS = Path(__file__).parent.parent / "fixtures" / "saved_models"
+GRAPH_CASES = ["cnn_bn", "functional_if_v2", "mlp", "resource_embedding", "saver_dict", "seed_xyb",
+               "tf1_saved_model"]
+SAVED_MODEL_CASES = ["embedding", "keras_cnn", "keras_mlp", "lstm", "module", "multi_io"]
+
+
+def _run_both(model: Any, feeds: dict[str, np.ndarray]) -> None:
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)
+    ref = ReferenceEvaluator(model).run(None, feeds)
+    for out, a, b in zip(model.graph.output, got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=out.name)
+
+
+def _feeds(model: Any, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for info in model.graph.input:
+        t = info.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else 3 for d in t.shape.dim]
+        np_dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+        if np.issubdtype(np_dtype, np.floating):
+            feeds[info.name] = rng.standard_normal(dims).astype(np_dtype)
+        elif np_dtype == np.bool_:
+            feeds[info.name] = rng.integers(0, 2, dims).astype(np.bool_)
+        else:
+            feeds[info.name] = rng.integers(0, 3, dims).astype(np_dtype)
+    return feeds
+
+
+@pytest.mark.parametrize("name", GRAPH_CASES)
+def test_frozen_graph_converts_to_valid_model_named_after_tensors(name: str) -> None:
+    case = load_case(name)
+    model = tff.to_onnx(freeze_case(case), outputs=case.fetches, inputs=list(case.feeds))
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == list(case.feeds)
+    assert [o.name for o in model.graph.output] == case.fetches
+    for info in model.graph.input:
+        dims = info.type.tensor_type.shape.dim
+        assert len(dims) == case.feeds[info.name].ndim
+        for d, size in zip(dims, case.feeds[info.name].shape):
+            assert d.dim_value == size if d.HasField("dim_value") else d.dim_param
+    _run_both(model, {k: v for k, v in case.feeds.items()})
+
+
+@pytest.mark.parametrize("name", SAVED_MODEL_CASES)
+def test_saved_model_inputs_and_outputs_are_named_after_signature_keys(name: str) -> None:
+    import json
+
+    expected = json.loads((SAVED_MODELS / name / "expected.json").read_text())
+    model = tff.to_onnx(SAVED_MODELS / name / "model")
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == sorted(expected["inputs"])
+    assert [o.name for o in model.graph.output] == sorted(expected["outputs"])
+    for out in model.graph.output:
+        assert out.type.tensor_type.elem_type == onnx.helper.np_dtype_to_tensor_dtype(
+            np.dtype(expected["outputs"][out.name]["dtype"]))
+    if any(n.op_type == "Loop" for n in model.graph.node):
+        # onnx's reference SequenceInsert cannot insert at the end of a sequence; the oracle test
+        # compares these loops with TensorFlow instead
+        got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, _feeds(model))
+        assert [g.ndim for g in got] == [len(o.type.tensor_type.shape.dim) for o in model.graph.output]
+        return
+    _run_both(model, _feeds(model))
+
+
+def test_unknown_dims_become_named_symbolic_dims_and_input_shapes_fix_them() -> None:
+    path = SAVED_MODELS / "keras_mlp" / "model"
+    model = tff.to_onnx(path)
+    dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert dim0.dim_param and not dim0.HasField("dim_value")
+    name = model.graph.input[0].name
+    fixed = tff.to_onnx(path, input_shapes={name: [4, 6]})
+    assert [d.dim_value for d in fixed.graph.input[0].type.tensor_type.shape.dim] == [4, 6]
+
+
+def _graph(nodes: list[Any]) -> Any:
+    g = tff.proto.GraphDef()
+    g.node.extend(nodes)
+    return g
+
+
+def _node(name: str, op: str, inputs: list[str] = (), **attrs: Any) -> Any:  # type: ignore[assignment]
+    n = tff.proto.NodeDef(name=name, op=op)
+    n.input.extend(inputs)
+    for key, value in attrs.items():
+        if isinstance(value, np.ndarray):
+            n.attr[key].tensor.CopyFrom(tff.from_numpy(value))
+        elif isinstance(value, bytes):
+            n.attr[key].s = value
+        elif isinstance(value, list):
+            n.attr[key].list.i.extend(value)
+        elif isinstance(value, tuple):  # a dtype enum
+            n.attr[key].type = value[0]
+        elif isinstance(value, bool):
+            n.attr[key].b = value
+    return n
+
+
+FLOAT = (1,)
+
+
+def _cnn(layers: int) -> Any:
+    rng = np.random.default_rng(0)
+    x = _node("x", "Placeholder", dtype=FLOAT)
+    x.attr["shape"].shape.dim.add().size = 1
+    for d in (8, 8, 3):
+        x.attr["shape"].shape.dim.add().size = d
+    nodes, prev, channels = [x], "x", 3
+    for i in range(layers):
+        k = rng.standard_normal((3, 3, channels, 4)).astype(np.float32)
+        nodes += [_node(f"k{i}", "Const", value=k, dtype=FLOAT),
+                  _node(f"conv{i}", "Conv2D", [prev, f"k{i}"], T=FLOAT, strides=[1, 1, 1, 1], padding=b"SAME",
+                        data_format=b"NHWC"),
+                  _node(f"b{i}", "Const", value=rng.standard_normal(4).astype(np.float32), dtype=FLOAT),
+                  _node(f"bias{i}", "BiasAdd", [f"conv{i}", f"b{i}"], T=FLOAT),
+                  _node(f"relu{i}", "Relu", [f"bias{i}"], T=FLOAT)]
+        prev, channels = f"relu{i}", 4
+    return _graph(nodes)
+
+
+def test_nhwc_cnn_keeps_channels_first_between_layers() -> None:
+    model = tff.to_onnx(_cnn(3), outputs=["relu2:0"])
+    ops = Counter(n.op_type for n in model.graph.node)
+    assert ops["Conv"] == 3
+    assert ops["Transpose"] == 2  # into channels-first at the input, back to NHWC at the output
+    onnx.checker.check_model(model, full_check=True)
+    _run_both(model, _feeds(model))
+
+
+def test_unconvertible_ops_are_all_listed_with_counts_and_a_node_each() -> None:
+    nodes = [_node("x", "Placeholder", dtype=FLOAT), _node("a", "FancyOp", ["x"]), _node("b", "FancyOp", ["a"]),
+             _node("c", "OtherOp", ["b"]), _node("y", "Relu", ["c"], T=FLOAT)]
+    with pytest.raises(UnsupportedError) as err:
+        tff.to_onnx(_graph(nodes), outputs=["y:0"])
+    text = str(err.value)
+    assert "2 op types" in text
+    assert "FancyOp (2x, e.g. node 'a')" in text
+    assert "OtherOp (1x, e.g. node 'c')" in text
