@@ -85,7 +85,7 @@ def test_tf1_saved_model_check_compares_signature_outputs() -> None:
     assert report.passed and [o.name for o in report.outputs] == ["probs"]
 
 
-@pytest.mark.parametrize("name", ["keras_mlp", "keras_cnn", "embedding", "multi_io"])
+@pytest.mark.parametrize("name", ["keras_mlp", "keras_cnn", "embedding", "multi_io", "awkward_output_keys"])
 def test_tf2_saved_model_check_inlines_the_signature_and_feeds_its_captured_variables(name: str) -> None:
     model = SAVED_MODELS / name / "model"
     result = freeze_saved_model_report(model)

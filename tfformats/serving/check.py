@@ -19,7 +19,7 @@ keys (the Saver, ``variable_map``, ``use_ema``), which both sides use.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
@@ -57,7 +57,6 @@ class CheckReport:
     variables: int  # variables fed from the checkpoint to the original graph
     backend: str
     tolerance: float
-    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -317,9 +316,25 @@ def check_freeze_result(result: Any, *, graph: Optional[PathLike] = None, checkp
         if not names:
             raise ArgumentError("give the output names to check")
         pairs = {n: (_tensor(n), _tensor(n)) for n in names}
-    values = _values(result, checkpoint) if result.frozen else {}
+    values = _original_names(_values(result, checkpoint) if result.frozen else {}, original)
     shown = os.fspath(saved_model if saved_model is not None else graph)  # type: ignore[arg-type]
     return check_frozen(original, result.graph_def, values, pairs, op_defs=op_defs, source=shown, **options)
+
+
+def _original_names(values: dict[str, np.ndarray], original: Any) -> dict[str, np.ndarray]:
+    """Key values by the original graph's variable names.
+
+    The TF2 freezer renames a variable whose name an output key takes (``scale`` -> ``scale_1``)
+    and reports the new name; the original graph still calls it ``scale``.
+    """
+    names = {n.name for n in original.node if n.op in VARIABLE_OPS}
+    out: dict[str, np.ndarray] = {}
+    for name, value in values.items():
+        base, _, suffix = name.rpartition("_")
+        if name not in names and suffix.isdigit() and base in names and base not in values:
+            name = base
+        out[name] = value
+    return out
 
 
 def _tensor(name: str) -> str:
