@@ -11,7 +11,7 @@ import pytest
 from fixture_data import CKPT_DIR
 from tfformats import FormatError, load_checkpoint
 from tfformats.bundle.reader import BundleReader
-from tfformats.errors import GraphError, TFFormatsError
+from tfformats.errors import GraphError, TFFormatsError, TruncatedError
 from tfformats.checkpoint.v1 import V1Reader
 from tfformats.proto import BundleEntryProto, BundleHeaderProto, GraphDef, TensorProto
 from tfformats.table import TableReader
@@ -59,10 +59,15 @@ def _read_everything(prefix: Path) -> None:
             r.get_tensor(name)
 
 
-def _expect_error(path_part: str, fn: Callable[[], object], err: type[Exception] = FormatError) -> FormatError:
+def _expect_error(path_part: str, fn: Callable[[], object], err: type[Exception] = FormatError, *,
+                  offset: int | None = None) -> FormatError:
+    """Run ``fn``; it must raise ``err`` naming ``path_part`` and, when given, pointing at byte ``offset``."""
     with pytest.raises(err) as info:
         fn()
     assert path_part in str(info.value)
+    if offset is not None:
+        assert getattr(info.value, "offset", None) == offset, str(info.value)
+        assert f"at offset {offset}" in str(info.value)
     return info.value  # type: ignore[return-value]
 
 
@@ -76,7 +81,7 @@ def test_index_block_handle_past_end_or_near_2_64(tmp_path: Path, offset: int) -
     footer = layout.decode_footer(bytes(raw[-48:]))
     raw[-48:] = layout.encode_footer(Footer(footer.metaindex, BlockHandle(offset, 16)))
     index.write_bytes(bytes(raw))
-    _expect_error(index.name, lambda: TableReader(index))
+    _expect_error(index.name, lambda: TableReader(index), TruncatedError, offset=len(raw) - 48)
 
 
 def test_data_block_handle_with_size_near_2_64(tmp_path: Path) -> None:
@@ -125,7 +130,7 @@ def test_snappy_block_whose_declared_length_lies(tmp_path: Path, declared: int) 
     lying = layout.encode_varint(declared) + packed[pos:]
     path = tmp_path / "snappy.index"
     _table_with_raw_block(path, lying, layout.SNAPPY_COMPRESSION)
-    _expect_error("snappy.index", lambda: list(TableReader(path).items()))
+    _expect_error("snappy.index", lambda: list(TableReader(path).items()), offset=0)  # the data block's start
 
 
 def test_keys_out_of_order(tmp_path: Path) -> None:
@@ -135,7 +140,7 @@ def test_keys_out_of_order(tmp_path: Path) -> None:
         builder.add(k, v)
     path = tmp_path / "order.index"
     _table_with_raw_block(path, builder.finish(), layout.NO_COMPRESSION)
-    _expect_error("order.index", lambda: list(TableReader(path).items()))
+    _expect_error("order.index", lambda: list(TableReader(path).items()), offset=0)  # the data block's start
 
 
 # -- bundle index -------------------------------------------------------------------------------------
@@ -227,7 +232,7 @@ def test_reference_and_unknown_dtypes(tmp_path: Path, dtype: int) -> None:
 def test_offset_past_end_of_shard(tmp_path: Path) -> None:
     prefix = _copy_bundle(SAMPLE, tmp_path)
     _edit_entry(prefix, lambda e: setattr(e, "offset", (1 << 62)))
-    _expect_error("sample-1", lambda: _read_everything(prefix))
+    _expect_error("sample-1", lambda: _read_everything(prefix), TruncatedError, offset=1 << 62)
 
 
 def test_empty_tensor_name_key_is_not_a_tensor(tmp_path: Path) -> None:

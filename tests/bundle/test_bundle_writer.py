@@ -67,7 +67,7 @@ def _rewrite(src: Path, dst: Path) -> None:
 def _existing(case: str, prefix: str) -> Path:
     path = CKPT_DIR / case / prefix
     if not naming.index_path(path) or not os.path.exists(naming.index_path(path)):
-        pytest.skip(f"fixture {case} not generated")
+        pytest.fail(f"fixture {case} not generated" + " (tools/make_fixtures.py writes it)")
     return path
 
 

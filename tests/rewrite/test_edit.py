@@ -23,7 +23,7 @@ OG = checkpoint_reader.OBJECT_GRAPH_KEY
 def _fixture(case: str, prefix: str = "") -> str:
     path = CKPT_DIR / case / prefix if prefix else CKPT_DIR / case
     if not path.exists() and not os.path.exists(naming.index_path(path)):
-        pytest.skip(f"fixture {case} not generated")
+        pytest.fail(f"fixture {case} not generated" + " (tools/make_fixtures.py writes it)")
     return str(path)
 
 

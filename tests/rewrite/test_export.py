@@ -23,7 +23,7 @@ safetensors_numpy = pytest.importorskip("safetensors.numpy")
 def _all_dtypes() -> Path:
     path = CKPT_DIR / "all_dtypes" / "all_dtypes"
     if not os.path.exists(naming.index_path(path)):
-        pytest.skip("fixture all_dtypes not generated")
+        pytest.fail("fixture all_dtypes not generated" + " (tools/make_fixtures.py writes it)")
     return path
 
 
@@ -110,7 +110,7 @@ def test_safetensors_refuses_strings_and_complex_before_writing(tmp_path: Path) 
 def test_object_graph_stays_out_unless_asked(tmp_path: Path) -> None:
     src = CKPT_DIR / "tf2_object"
     if not src.exists():
-        pytest.skip("fixture tf2_object not generated")
+        pytest.fail("fixture tf2_object not generated" + " (tools/make_fixtures.py writes it)")
     convert(src, tmp_path / "a.npz")
     assert "_CHECKPOINTABLE_OBJECT_GRAPH" not in load_npz(tmp_path / "a.npz")
     convert(src, tmp_path / "b.npz", include_object_graph=True)

@@ -187,6 +187,9 @@ def _data_entries(report: VerifyReport, reader: Any, names: list[tuple[str, byte
         if not entry.slices:
             data.append((name, entry))
             continue
+        problem = _tiling_problem(name, entry)
+        if problem is not None:
+            report.problems.append(Problem("slices", problem, name, index))
         for extents in entry.slices:
             raw = slice_values.pop(encode_slice_key(name, extents), None)
             label = _slice_label(name, extents)
@@ -200,6 +203,17 @@ def _data_entries(report: VerifyReport, reader: Any, names: list[tuple[str, byte
             except FormatError as exc:
                 report.problems.append(_problem_from(exc, "entry", label))
     return data
+
+
+def _tiling_problem(name: str, entry: Any) -> Optional[str]:
+    """Why the slices of a partitioned tensor do not tile it exactly, or None."""
+    from ..bundle.slices import check_tiling, resolve
+
+    try:
+        check_tiling(entry.shape, [resolve(extents, entry.shape) for extents in entry.slices])
+    except FormatError as exc:
+        return f"slices of tensor {name!r}: {exc.detail}"
+    return None
 
 
 def _check_data(report: VerifyReport, reader: Any, data: list[tuple[str, Any]],
