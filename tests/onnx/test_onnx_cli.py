@@ -9,6 +9,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
+from onnx_graph_builders import unconvertible  # noqa: E402
 from tfformats.cli import main  # noqa: E402
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -40,9 +41,11 @@ def test_cli_meta_with_checkpoint_and_input_shape(tmp_path: Path, capsys: pytest
 
 def test_cli_unconvertible_graph_is_one_line_error_and_writes_nothing(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "graph.pb"
+    source.write_bytes(unconvertible().SerializeToString())
     out = tmp_path / "p.onnx"
-    code = main(["onnx", str(FIXTURES / "graphs" / "partitioned" / "graph.pb"), "--outputs", "out", "-o", str(out)])
+    code = main(["onnx", str(source), "--outputs", "y:0", "-o", str(out)])
     assert code == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "DynamicPartition (2x" in err
+    assert len(err.splitlines()) == 1 and "FancyOp (2x" in err and "OtherOp (1x" in err
     assert not out.exists()

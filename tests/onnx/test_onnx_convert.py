@@ -17,6 +17,7 @@ from onnx.reference import ReferenceEvaluator  # noqa: E402
 import tfformats as tff  # noqa: E402
 from graph_cases import freeze_case, load_case  # noqa: E402
 from tfformats.errors import UnsupportedError  # noqa: E402
+from onnx_graph_builders import cnn, unconvertible  # noqa: E402
 
 SAVED_MODELS = Path(__file__).parent.parent / "fixtures" / "saved_models"
 GRAPH_CASES = ["cnn_bn", "functional_if_v2", "mlp", "resource_embedding", "saver_dict", "seed_xyb",
@@ -94,53 +95,8 @@ def test_unknown_dims_become_named_symbolic_dims_and_input_shapes_fix_them() -> 
     assert [d.dim_value for d in fixed.graph.input[0].type.tensor_type.shape.dim] == [4, 6]
 
 
-def _graph(nodes: list[Any]) -> Any:
-    g = tff.proto.GraphDef()
-    g.node.extend(nodes)
-    return g
-
-
-def _node(name: str, op: str, inputs: list[str] = (), **attrs: Any) -> Any:  # type: ignore[assignment]
-    n = tff.proto.NodeDef(name=name, op=op)
-    n.input.extend(inputs)
-    for key, value in attrs.items():
-        if isinstance(value, np.ndarray):
-            n.attr[key].tensor.CopyFrom(tff.from_numpy(value))
-        elif isinstance(value, bytes):
-            n.attr[key].s = value
-        elif isinstance(value, list):
-            n.attr[key].list.i.extend(value)
-        elif isinstance(value, tuple):  # a dtype enum
-            n.attr[key].type = value[0]
-        elif isinstance(value, bool):
-            n.attr[key].b = value
-    return n
-
-
-FLOAT = (1,)
-
-
-def _cnn(layers: int) -> Any:
-    rng = np.random.default_rng(0)
-    x = _node("x", "Placeholder", dtype=FLOAT)
-    x.attr["shape"].shape.dim.add().size = 1
-    for d in (8, 8, 3):
-        x.attr["shape"].shape.dim.add().size = d
-    nodes, prev, channels = [x], "x", 3
-    for i in range(layers):
-        k = rng.standard_normal((3, 3, channels, 4)).astype(np.float32)
-        nodes += [_node(f"k{i}", "Const", value=k, dtype=FLOAT),
-                  _node(f"conv{i}", "Conv2D", [prev, f"k{i}"], T=FLOAT, strides=[1, 1, 1, 1], padding=b"SAME",
-                        data_format=b"NHWC"),
-                  _node(f"b{i}", "Const", value=rng.standard_normal(4).astype(np.float32), dtype=FLOAT),
-                  _node(f"bias{i}", "BiasAdd", [f"conv{i}", f"b{i}"], T=FLOAT),
-                  _node(f"relu{i}", "Relu", [f"bias{i}"], T=FLOAT)]
-        prev, channels = f"relu{i}", 4
-    return _graph(nodes)
-
-
 def test_nhwc_cnn_keeps_channels_first_between_layers() -> None:
-    model = tff.to_onnx(_cnn(3), outputs=["relu2:0"])
+    model = tff.to_onnx(cnn(3), outputs=["relu2:0"])
     ops = Counter(n.op_type for n in model.graph.node)
     assert ops["Conv"] == 3
     assert ops["Transpose"] == 2  # into channels-first at the input, back to NHWC at the output
@@ -149,10 +105,8 @@ def test_nhwc_cnn_keeps_channels_first_between_layers() -> None:
 
 
 def test_unconvertible_ops_are_all_listed_with_counts_and_a_node_each() -> None:
-    nodes = [_node("x", "Placeholder", dtype=FLOAT), _node("a", "FancyOp", ["x"]), _node("b", "FancyOp", ["a"]),
-             _node("c", "OtherOp", ["b"]), _node("y", "Relu", ["c"], T=FLOAT)]
     with pytest.raises(UnsupportedError) as err:
-        tff.to_onnx(_graph(nodes), outputs=["y:0"])
+        tff.to_onnx(unconvertible(), outputs=["y:0"])
     text = str(err.value)
     assert "2 op types" in text
     assert "FancyOp (2x, e.g. node 'a')" in text

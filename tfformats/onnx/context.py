@@ -28,7 +28,10 @@ class Model:
         self.helper = onnx.helper
         self.opset = opset
         self.functions = functions
-        self.initializers: list[Any] = []
+        # the model is built in place: initializers go straight into the final GraphProto (weights are
+        # copied once, when their bytes are set)
+        self.proto = onnx.ModelProto()
+        self.graph = self.proto.graph
         self._names: set[str] = set()
         self._counter = 0
         self._small_consts: dict[tuple[str, bytes, tuple[int, ...]], str] = {}
@@ -56,7 +59,16 @@ class Model:
             if found is not None:
                 return found
         name = self.unique(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        tensor = self.graph.initializer.add()
+        tensor.name = name
+        if array.dtype == object:
+            tensor.CopyFrom(self.onnx.numpy_helper.from_array(array, name))
+        else:
+            from .dtypes import from_numpy
+
+            tensor.data_type = from_numpy(array.dtype)
+            tensor.dims.extend(int(d) for d in array.shape)
+            tensor.raw_data = contiguous(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
         if key is not None:
             self._small_consts[key] = name
         return name
@@ -118,7 +130,7 @@ class Context:
             return found
         if v.const is not None:
             arr = v.const if perm is None else np.transpose(v.const, perm)
-            name = self.model.initializer(np.array(arr), "const")
+            name = self.model.initializer(arr, "const")
         else:
             src_perm = v.perm
             src = v.forms[src_perm]
@@ -184,6 +196,12 @@ class Context:
 
     def unsupported(self, node: Any, why: str) -> UnsupportedError:
         return UnsupportedError(f"{self.where}: node {node.name!r} ({node.op}): {why}")
+
+
+def contiguous(array: np.ndarray) -> np.ndarray:
+    """A C-ordered copy of ``array`` when it is not one already (``np.ascontiguousarray`` adds a dim to
+    scalars)."""
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array).reshape(array.shape)
 
 
 _BAD = re.compile(r"[^A-Za-z0-9_./:\-]")

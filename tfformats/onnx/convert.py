@@ -131,14 +131,20 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
                                                    name=model.unique("n/" + onnx_name)))
         claimed.add(onnx_name)
         outputs.append(model.helper.make_tensor_value_info(onnx_name, v.dtype, _shape_dims(v.shape, onnx_name)))
-    graph = model.helper.make_graph(cx.nodes, "tfformats", graph_inputs, outputs, model.initializers)
+    graph = model.graph
+    graph.name = "tfformats"
+    graph.node.extend(cx.nodes)
+    graph.input.extend(graph_inputs)
+    graph.output.extend(outputs)
     cancel_transposes(graph)
     drop_unused(graph)
-    opsets = [model.helper.make_opsetid("", opset_n)]
     from .. import __version__
 
-    return model.helper.make_model(graph, opset_imports=opsets, producer_name="tfformats",
-                                   producer_version=__version__, ir_version=min(onnx.IR_VERSION, 10))
+    proto = model.proto
+    proto.ir_version = min(int(onnx.IR_VERSION), 10)
+    proto.producer_name, proto.producer_version = "tfformats", __version__
+    proto.opset_import.add(domain="", version=opset_n)
+    return proto
 
 
 def _rename_node_io(node: Any, old: str, new: str) -> None:
@@ -165,7 +171,7 @@ def _free_name(cx: Context, model: Model, wanted: str) -> None:
     for node in cx.nodes:
         _rename_node_io(node, wanted, other)
     _rename_deep(cx.nodes, wanted, other)
-    for init in model.initializers:
+    for init in model.graph.initializer:
         if init.name == wanted:
             init.name = other
     model._names.discard(wanted)

@@ -85,7 +85,6 @@ def drop_unused(graph: Any) -> int:
     if removed:
         del graph.node[:]
         graph.node.extend(reversed(kept))
-        used = [i for i in graph.initializer if i.name in needed]
-        del graph.initializer[:]
-        graph.initializer.extend(used)
+        for i in reversed([i for i, t in enumerate(graph.initializer) if t.name not in needed]):
+            del graph.initializer[i]
     return removed

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import attrs
 from .. import dtypes as odt
-from ..context import Context
+from ..context import Context, contiguous
 from ..values import Dim, Perm, Shape, Value, inverse
 from .common import Folder, Handler, axis_in_layout, const_ints, dtype, int64
 
@@ -611,7 +611,7 @@ def _fold_expand(node: Any, a: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _fold_transpose(node: Any, a: list[np.ndarray]) -> list[np.ndarray]:
-    return [np.array(np.transpose(a[0], [int(p) for p in a[1].reshape(-1)]))]
+    return [contiguous(np.transpose(a[0], [int(p) for p in a[1].reshape(-1)]))]
 
 
 def _fold_gather(node: Any, a: list[np.ndarray]) -> Optional[list[np.ndarray]]:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from .. import attrs
-from ..context import Context
+from ..context import Context, contiguous
 from ..dtypes import onnx_type
 from ..values import Perm, Shape, Value, broadcast_shapes, inverse
 
@@ -37,7 +37,7 @@ def common_layout(cx: Context, values: Sequence[Value]) -> tuple[list[str], Opti
                 names.append(cx.plain(v))  # scalars broadcast the same in any layout
             elif v.const is not None and v.const.ndim <= rank:
                 full = v.const.reshape((1,) * (rank - v.const.ndim) + v.const.shape)
-                arr = np.array(np.transpose(full, perm))
+                arr = contiguous(np.transpose(full, perm))
                 names.append(cx.model.initializer(arr, "const"))
             elif v.rank == rank:
                 names.append(cx.form(v, perm))

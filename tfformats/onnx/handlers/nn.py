@@ -12,7 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import attrs
-from ..context import Context
+from ..context import Context, contiguous
 from ..values import Dim, Shape, Value, channels_first, inverse
 from .common import Handler, axis_in_layout, common_layout
 
@@ -82,7 +82,7 @@ def _kernel(cx: Context, node: Any, w: Value, depthwise: bool) -> tuple[str, lis
         if depthwise:
             k = k.reshape(k.shape[:-2] + (1, k.shape[-2] * k.shape[-1]))
         n = k.ndim
-        arr = np.array(np.transpose(k, (n - 1, n - 2) + tuple(range(n - 2))))
+        arr = contiguous(np.transpose(k, (n - 1, n - 2) + tuple(range(n - 2))))
         return cx.model.initializer(arr, node.name + "/kernel"), list(k.shape[:-2]), int(arr.shape[0])
     if depthwise or w.shape is None or not all(isinstance(d, int) for d in w.shape):
         raise cx.unsupported(node, "the filter must be a constant")
