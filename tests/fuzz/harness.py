@@ -19,6 +19,7 @@ index, ...) complete the input.
 from __future__ import annotations
 
 import contextlib
+import io
 import hashlib
 import os
 import random
@@ -108,6 +109,149 @@ def mutate(data: bytes, rng: random.Random, max_ops: int = 6) -> bytes:
             start = rng.randrange(size)
             buf[pos:pos] = buf[start:start + rng.randint(1, 64)]
     return bytes(buf)
+
+
+# -- structure-aware mutations ------------------------------------------------------------------
+# Byte edits mostly stop at the table checksums. These decode the structure, change it, and encode it again
+# with valid checksums, so that the code behind the checks (entries, slices, allocation) is reached.
+
+_HUGE_DIMS = (1 << 31, 1 << 40, (1 << 62) - 1, 0, 1, 3)
+
+
+def _table_items(data: bytes) -> list[tuple[bytes, bytes]]:
+    from tfformats.table import layout
+
+    footer = layout.decode_footer(data[-layout.FOOTER_SIZE:])
+    index = data[footer.index.offset:footer.index.offset + footer.index.size]
+    items: list[tuple[bytes, bytes]] = []
+    for _, start, end in layout.iter_block(index):
+        handle, _ = layout.decode_block_handle(index, start, end)
+        block = data[handle.offset:handle.offset + handle.size]
+        if data[handle.offset + handle.size] != layout.NO_COMPRESSION:
+            raise ValueError("compressed block")
+        keys, values = layout.decode_block(block)
+        items.extend(zip(keys, values))
+    return items
+
+
+def _table_bytes(items: list[tuple[bytes, bytes]]) -> bytes:
+    from tfformats.table.writer import TableWriter
+
+    out = io.BytesIO()
+    writer = TableWriter(out)
+    for key, value in sorted(dict(items).items()):
+        writer.add(key, value)
+    writer.finish()
+    return out.getvalue()
+
+
+def mutate_bundle_entries(data: bytes, rng: random.Random) -> bytes:
+    """Edit decoded BundleEntryProtos (huge dims, overlapping slices, sizes, shards) and re-encode the index."""
+    from tfformats.bundle.slices import Extent, encode_slice_key
+    from tfformats.proto import BundleEntryProto, BundleHeaderProto
+
+    try:
+        items = _table_items(data)
+    except Exception:  # not a table this mutator understands: fall back to byte edits
+        return mutate(data, rng)
+    tensors = [i for i, (k, _) in enumerate(items) if k and k[0] != 0]
+    for _ in range(rng.randint(1, 3)):
+        op = rng.randrange(7)
+        if op == 6 or not tensors:
+            header = BundleHeaderProto()
+            header.ParseFromString(items[0][1])
+            header.num_shards = rng.choice((1 << 20, 0, 2, 99999, 100000))
+            items[0] = (items[0][0], header.SerializeToString())
+            continue
+        i = rng.choice(tensors)
+        key, value = items[i]
+        entry = BundleEntryProto()
+        entry.ParseFromString(value)
+        if op == 0 and entry.shape.dim:
+            rng.choice(entry.shape.dim).size = rng.choice(_HUGE_DIMS)
+        elif op == 1:
+            entry.size = rng.choice((0, 1, entry.size * 2, 4 << 30, (1 << 62)))
+        elif op == 2:
+            entry.offset = rng.choice((0, entry.offset + 1, 1 << 40))
+        elif op == 3:
+            entry.shard_id = rng.choice((1, 7, 1 << 20))
+        elif op == 4 or op == 5:
+            # Make the tensor partitioned: row slices that overlap, leave gaps or claim huge extents.
+            rows = entry.shape.dim[0].size if entry.shape.dim else 1
+            name = key.decode("utf-8", "surrogateescape")
+            cuts = sorted(rng.randrange(max(rows, 1) + 1) for _ in range(rng.randint(1, 3)))
+            starts = [0] + cuts
+            del entry.slices[:]
+            for s in starts:
+                length = rng.choice((max(rows - s, 0), 1, rows, 1 << 31))
+                extents = [Extent(s, length)] + [Extent(0, -1)] * (len(entry.shape.dim) - 1)
+                piece = entry.slices.add()
+                for ext in extents:
+                    e = piece.extent.add()
+                    e.start = ext.start
+                    if ext.length != -1:
+                        e.length = ext.length
+                part = BundleEntryProto()
+                part.CopyFrom(entry)
+                del part.slices[:]
+                items.append((encode_slice_key(name, extents), part.SerializeToString()))
+            entry.ClearField("size")
+            entry.ClearField("offset")
+            entry.ClearField("crc32c")
+        items[i] = (key, entry.SerializeToString())
+    return _table_bytes(items)
+
+
+def mutate_tensor_proto(data: bytes, rng: random.Random) -> bytes:
+    """TensorProtos whose shape and stored values disagree: content length mismatches, broadcasts of one value."""
+    from tfformats.proto import TensorProto
+
+    proto = TensorProto()
+    try:
+        proto.ParseFromString(data)
+    except Exception:
+        return mutate(data, rng)
+    op = rng.randrange(4)
+    if op == 0:
+        proto.tensor_shape.dim.add().size = rng.choice(_HUGE_DIMS)
+    elif op == 1 and proto.tensor_content:
+        proto.tensor_content = proto.tensor_content[:rng.randrange(len(proto.tensor_content) + 1)]
+    elif op == 2:
+        del proto.tensor_shape.dim[:]
+        proto.tensor_shape.dim.add().size = rng.choice((1 << 29, 1 << 31))
+        proto.ClearField("tensor_content")
+        proto.float_val.append(1.0)
+        proto.dtype = 1
+    else:
+        proto.tensor_shape.unknown_rank = True
+    return proto.SerializeToString()
+
+
+def function_library(kind: str, count: int) -> bytes:
+    """A GraphDef whose library holds ``count`` functions: a call chain, a fan-out of two calls per level, or
+    many independent functions; the root node calls the first."""
+    from tfformats.proto import GraphDef
+
+    graph = GraphDef()
+    for i in range(count):
+        fn = graph.library.function.add()
+        fn.signature.name = f"f{i}"
+        if kind == "independent" or i + 1 == count:
+            fn.node_def.add(name="n", op="NoOp")
+            continue
+        for j in range(2 if kind == "fanout" else 1):
+            call = fn.node_def.add(name=f"call{j}", op="PartitionedCall")
+            call.attr["f"].func.name = f"f{i + 1}"
+    root = graph.node.add(name="root", op="PartitionedCall")
+    root.attr["f"].func.name = "f0"
+    return graph.SerializeToString()
+
+
+def mutate_library(data: bytes, rng: random.Random) -> bytes:
+    """Replace the input by a large function library (chains, fan-outs, 10^3..10^4 functions)."""
+    kind = rng.choice(("chain", "fanout", "independent"))
+    count = rng.choice((40, 1000, 10000)) if kind != "fanout" else rng.choice((16, 24, 40))
+    return function_library(kind, count)
 
 
 # -- running one input ------------------------------------------------------------------------------
@@ -399,6 +543,10 @@ def build_targets(root: Path = FIXTURES) -> dict[str, Target]:
         Target("graph", _seeds(graphs, root), _run_graph),
         Target("tensor_proto", tensor_proto_seeds(root), _run_tensor_proto),
         Target("graph_struct", _seeds(sorted(audit.glob("*__*.pb")), root), _run_graph_struct, mutate_graph),
+        Target("bundle_entries", _seeds(indexes, root), _run_bundle_index, mutate_bundle_entries),
+        Target("tensor_fields", tensor_proto_seeds(root), _run_tensor_proto, mutate_tensor_proto),
+        Target("function_library", _seeds(sorted(audit.glob("*__top.pb"))[:1], root), _run_graph_struct,
+               mutate_library),
     ]
     return {t.name: t for t in targets if t.seeds}
 
