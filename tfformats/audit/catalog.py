@@ -27,6 +27,26 @@ def severity_rank(severity: str) -> int:
         raise ValueError(f"unknown severity {severity!r}; use one of {', '.join(SEVERITIES)}") from None
 
 
+@functools.lru_cache(maxsize=4096)
+def attr_default(op: str, attr: str) -> Optional[str]:
+    """The registry's default for a string attribute (TensorFlow leaves defaults out of saved graphs)."""
+    from ..graphs.registry import op_def
+
+    definition = op_def(op)
+    if definition is None:
+        return None
+    for a in definition.attr:
+        if a.name == attr and a.HasField("default_value") and a.default_value.WhichOneof("value") == "s":
+            return str(a.default_value.s.decode("utf-8", "backslashreplace"))
+    return None
+
+
+def attr_value(site: OpSite, attr: str) -> Optional[str]:
+    """A string attribute of a site, or its registry default when the graph leaves it out."""
+    value = site.attr(attr)
+    return value if value is not None else attr_default(site.op, attr)
+
+
 @dataclass(frozen=True)
 class Rule:
     """How one op is judged in one category."""
@@ -42,7 +62,7 @@ class Rule:
 
     def applies(self, site: OpSite) -> bool:
         for attr, pattern in self.when_attr:
-            value = site.attr(attr)
+            value = attr_value(site, attr)
             if value is None or not pattern.search(value):
                 return False
         return True
@@ -94,4 +114,4 @@ def default_catalog() -> Catalog:
     return build_catalog(json.loads(_read("ops.json")), standard_op_names(), registry_version())
 
 
-__all__ = ["Catalog", "Rule", "SEVERITIES", "build_catalog", "default_catalog", "severity_rank"]
+__all__ = ["Catalog", "Rule", "attr_default", "attr_value", "SEVERITIES", "build_catalog", "default_catalog", "severity_rank"]

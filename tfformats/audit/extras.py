@@ -56,46 +56,21 @@ def audit_asset_folder(report: Report, folder: str) -> None:
                     report.add("info", "asset", f"asset file {rel} ({os.lstat(full).st_size} bytes)", full)
 
 
-def _iter_wire(buf: bytes, path: str) -> Iterable[tuple[int, int, Any]]:
-    """Yield ``(field, wire_type, value)`` of a protobuf message without a schema."""
-    from ..table.layout import decode_varint
-
-    pos, end = 0, len(buf)
-    value: int | bytes
-    while pos < end:
-        key, pos = decode_varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = decode_varint(buf, pos)
-        elif wire == 2:
-            length, pos = decode_varint(buf, pos)
-            if pos + length > end:
-                raise FormatError("length-delimited field runs past the end of the message", path, pos)
-            value, pos = buf[pos:pos + length], pos + length
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise FormatError(f"unsupported wire type {wire}", path, pos)
-        if pos > end:
-            raise FormatError("field runs past the end of the message", path, pos)
-        yield number, wire, value
-
-
 def audit_keras_metadata(report: Report, file: str) -> None:
     """``keras_metadata.pb`` (tf.keras SavedModels): JSON metadata of every layer."""
+    from .._wire import LENGTH, iter_fields
+
     with open(file, "rb") as f:
         data = f.read()
     try:
-        for number, wire, value in _iter_wire(data, file):
-            if number != 1 or wire != 2:
+        for number, wire, value in iter_fields(data):
+            if number != 1 or wire != LENGTH or not isinstance(value, bytes):
                 continue
             node_path, metadata = "", b""
-            for inner_number, inner_wire, inner in _iter_wire(value, file):
-                if inner_number == 3 and inner_wire == 2:
+            for inner_number, inner_wire, inner in iter_fields(value):
+                if inner_number == 3 and inner_wire == LENGTH and isinstance(inner, bytes):
                     node_path = inner.decode("utf-8", "replace")
-                elif inner_number == 5 and inner_wire == 2:
+                elif inner_number == 5 and inner_wire == LENGTH and isinstance(inner, bytes):
                     metadata = inner
             if metadata:
                 judge_keras_json(report, metadata.decode("utf-8", "replace"), f"{file} > {node_path or 'node'}")

@@ -65,7 +65,8 @@ def to_html(report: Report, *, fail_on: str = "high") -> str:
     if hidden:
         findings += f'<details><summary>{hidden} info finding(s)</summary>' + "".join(
             _finding(f) for f in report.sorted_findings() if f.severity == "info") + "</details>"
-    ops = _rows(sorted(report.op_counts().items(), key=lambda kv: (-kv[1], kv[0])), ["op", "count"])
+    histogram = sorted(report.op_counts().items(), key=lambda kv: (-kv[1], kv[0]))
+    ops = _rows(histogram, ["op", "count"])
     sigs = _rows(((s["meta_graph"], s["name"], ", ".join(f"{k}={v}" for k, v in s["inputs"].items()),
                    ", ".join(f"{k}={v}" for k, v in s["outputs"].items())) for s in report.signatures),
                  ["meta graph", "signature", "inputs", "outputs"]) if report.signatures else "<p>None.</p>"

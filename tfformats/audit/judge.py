@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .catalog import SEVERITIES, Catalog, Rule, severity_rank
+from .catalog import SEVERITIES, Catalog, Rule, attr_value, severity_rank
 from .entries import EntryPoints
 from .program import Note, OpSite, Program, node_of
 from .reach import Reach, walk
@@ -127,7 +127,7 @@ class Judge:
             return self._dataset_from_graph(site, rule)
         values: list[str] = []
         for attr in rule.path_attrs:
-            value = site.attr(attr)
+            value = attr_value(site, attr)
             if value:
                 values.extend(v.strip() for v in value.split(", ") if v.strip())
         leaves: frozenset[Any] = frozenset()
@@ -159,7 +159,7 @@ class Judge:
             severity = at_least(severity, "high")
         parts = []
         if values:
-            parts.append(", ".join(f"{a}={site.attr(a)!r}" for a in rule.path_attrs if site.attr(a)))
+            parts.append(", ".join(f"{a}={attr_value(site, a)!r}" for a in rule.path_attrs if attr_value(site, a)))
         if leaves:
             parts.append(f"file name from {describe(leaves)}")
         for c, why in concerns[:3]:

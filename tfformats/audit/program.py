@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from .embedded import MIN_EMBEDDED, parse_embedded
 
@@ -244,7 +244,7 @@ class Program:
         for start in [v for v in self.edges if v[0] == "f"]:
             if start in color:
                 continue
-            stack: list[tuple[Vertex, Iterable[Vertex]]] = [(start, iter(self._calls(start)))]
+            stack: list[tuple[Vertex, Iterator[Vertex]]] = [(start, iter(self._calls(start)))]
             path = [start]
             color[start] = 1
             while stack:

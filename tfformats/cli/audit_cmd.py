@@ -60,7 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     batch_cmd.add_batch_arguments(parser)
 
 
+def _saved_model_folder(paths: list[str]) -> bool:
+    """One folder that looks like a SavedModel: audit it alone, so a missing graph file is an error."""
+    import os
+
+    return len(paths) == 1 and os.path.isdir(paths[0]) and any(
+        os.path.isdir(os.path.join(paths[0], sub)) for sub in ("variables", "assets"))
+
+
 def run(args: argparse.Namespace) -> int:
+    if _saved_model_folder(list(args.path or [])) and not (args.from_file or args.jobs or args.dask or args.jsonl):
+        args.path = args.path[0]
+        return audit_one(args)
     if batch_cmd.wants_batch(args, COMMAND):
         return batch_cmd.run_batch(args, COMMAND)
     return audit_one(args)
