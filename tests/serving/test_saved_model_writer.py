@@ -11,7 +11,7 @@ import pytest
 import tfformats as tff
 from graph_cases import freeze_case, load_case
 from tfformats.cli import main
-from tfformats.errors import ArgumentError, GraphError
+from tfformats.errors import ArgumentError, GraphError, OutputError
 from tfformats.graphs.registry import op_def
 from tfformats.serving.saved_model import PREDICT_METHOD, used_ops, write_saved_model
 
@@ -105,7 +105,7 @@ def test_a_non_empty_folder_is_kept_unless_overwrite(frozen_mlp, tmp_path) -> No
     out = tmp_path / "m"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(ArgumentError, match="not empty"):
+    with pytest.raises(OutputError, match="not empty"):
         write_saved_model(frozen_mlp, out, outputs=["probs"])
     assert (out / "keep.txt").read_text() == "mine"
     write_saved_model(frozen_mlp, out, outputs=["probs"], overwrite=True)
@@ -115,6 +115,11 @@ def test_a_non_empty_folder_is_kept_unless_overwrite(frozen_mlp, tmp_path) -> No
     empty.mkdir()
     write_saved_model(frozen_mlp, empty, outputs=["probs"])
     assert (empty / "saved_model.pb").is_file()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="a file of this name exists"):
+        write_saved_model(frozen_mlp, tmp_path / "file", outputs=["probs"])
+    with pytest.raises(OutputError, match="does not exist"):
+        write_saved_model(frozen_mlp, tmp_path / "no" / "such", outputs=["probs"])
 
 
 def test_cli_writes_the_model_and_reports_json(frozen_mlp, tmp_path, capsys) -> None:

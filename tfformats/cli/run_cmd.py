@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -66,17 +65,15 @@ def _summary(value: Any) -> dict[str, Any]:
 def _save_npz(path: str, values: dict[str, Any]) -> None:
     import numpy as np
 
+    from .._io.atomic import atomic_output
+
     if not path.endswith(".npz"):
         from ..errors import ArgumentError
 
         raise ArgumentError(f"{path}: the output file must end in .npz")
-    tmp = f"{path}.tmp{os.getpid()}.npz"
-    try:
-        np.savez(tmp, **values)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:  # a file object: numpy would add .npz to a temporary name
+            np.savez(f, **values)
 
 
 def run(args: argparse.Namespace) -> int:

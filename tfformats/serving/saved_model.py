@@ -163,14 +163,16 @@ def build_saved_model(graph_def: Any, inputs: Mapping[str, TensorSpec], outputs:
 
 
 def _prepare_target(out_dir: str, overwrite: bool) -> None:
-    if os.path.isfile(out_dir) or os.path.islink(out_dir) and not os.path.isdir(out_dir):
-        raise ArgumentError(f"{out_dir}: exists and is a file, not a folder")
+    from ..errors import OutputError
+
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise OutputError("cannot write a SavedModel here: a file of this name exists", out_dir)
     if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
-        raise ArgumentError(f"{out_dir}: folder exists and is not empty (overwrite it with --overwrite / "
-                            "overwrite=True)")
+        raise OutputError("the folder exists and is not empty (overwrite it with --overwrite / overwrite=True)",
+                          out_dir)
     parent = os.path.dirname(os.path.abspath(out_dir))
     if not os.path.isdir(parent):
-        raise ArgumentError(f"{out_dir}: the folder {parent} does not exist")
+        raise OutputError("cannot write here: the folder it would go in does not exist", out_dir)
 
 
 def _install(tmp: str, out_dir: str) -> None:
@@ -189,6 +191,25 @@ def _install(tmp: str, out_dir: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _write_folder(saved: Any, target: str) -> None:
+    """Write ``saved_model.pb`` and an empty ``variables/`` under a temporary name, then rename."""
+    from .._io.atomic import temp_name
+    from .._io.transfer import write_all
+    from ..errors import OutputError
+
+    tmp = temp_name(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        os.makedirs(os.path.join(tmp, "variables"))
+        with open(os.path.join(tmp, "saved_model.pb"), "wb") as f:
+            write_all(f, saved.SerializeToString(deterministic=True))
+        _install(tmp, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", target) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = None, outputs: TensorNames,
                       signature: str = "serving_default", tags: Sequence[str] = ("serve",),
                       overwrite: bool = False) -> SavedModelInfo:
@@ -204,8 +225,9 @@ def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = No
         tags: the meta graph's tag set.
 
     Raises:
-        ArgumentError: an input or output is not in the graph (with close names), or ``out_dir`` is taken.
+        ArgumentError: an input or output is not in the graph (with close names).
         GraphError: the graph still has variables.
+        OutputError: ``out_dir`` is a file or a non-empty folder, or cannot be written.
     """
     graph_def, source = _load_graph(graph)
     index = GraphIndex(graph_def, source)
@@ -227,17 +249,7 @@ def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = No
 
     target = os.fspath(out_dir).rstrip("/") or os.fspath(out_dir)
     _prepare_target(target, overwrite)
-    tmp = f"{target}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        os.makedirs(os.path.join(tmp, "variables"))
-        from .._io.transfer import write_all
-
-        with open(os.path.join(tmp, "saved_model.pb"), "wb") as f:
-            write_all(f, saved.SerializeToString(deterministic=True))
-        _install(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    _write_folder(saved, target)
     meta = saved.meta_graphs[0]
     return SavedModelInfo(target, signature, tag_list, in_specs, out_specs,
                           [op.name for op in meta.meta_info_def.stripped_op_list.op], unknown,
