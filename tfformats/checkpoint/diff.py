@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._io.source import StorageOptions
 from .loading import load_checkpoint
 from .interface import OBJECT_GRAPH_KEY, CheckpointReader
 from ..errors import PathLike
@@ -110,12 +111,13 @@ def _view(reader: CheckpointReader, name: str) -> np.ndarray:
 
 
 def diff_checkpoints(a: PathLike, b: PathLike, *, atol: float = 0.0, rtol: float = 0.0,
-                     include_object_graph: bool = False) -> DiffResult:
-    """Compare every tensor of checkpoints ``a`` and ``b``.
+                     include_object_graph: bool = False, storage_options: StorageOptions = None) -> DiffResult:
+    """Compare every tensor of checkpoints ``a`` and ``b`` (either may be a URL; ``storage_options`` go to fsspec).
 
     The object graph of TF2 checkpoints is metadata and is skipped unless asked.
     """
-    with load_checkpoint(a) as ra, load_checkpoint(b) as rb:
+    opts = storage_options
+    with load_checkpoint(a, storage_options=opts) as ra, load_checkpoint(b, storage_options=opts) as rb:
         result = DiffResult(ra.prefix, rb.prefix)
         ia, ib = ra.tensor_infos(), rb.tensor_infos()
         for name in sorted(set(ia) | set(ib)):

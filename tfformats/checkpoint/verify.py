@@ -18,6 +18,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
+from .._io import fs
+from .._io.source import StorageOptions, is_url
 from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TFFormatsError, TruncatedError
 
 # When at least this share of the tensors checked (and at least this many) fail
@@ -92,19 +94,21 @@ def _problem_from(exc: BaseException, kind: str, tensor: Optional[str] = None) -
     return Problem(kind, str(exc), tensor, getattr(exc, "filename", None))
 
 
-def verify_checkpoint(path: PathLike, *, progress: Optional[Callable[[int, int], None]] = None) -> VerifyReport:
+def verify_checkpoint(path: PathLike, *, progress: Optional[Callable[[int, int], None]] = None,
+                      storage_options: StorageOptions = None) -> VerifyReport:
     """Check every block and tensor checksum and every shard of the checkpoint at ``path``.
 
     ``path`` is anything :func:`tfformats.load_checkpoint` accepts. Never
     raises for a damaged or foreign file: the report says what is wrong.
     ``progress(done_bytes, total_bytes)`` is called as tensors are checked.
+    ``storage_options`` go to fsspec when ``path`` is a URL.
     """
     from .loading import resolve_checkpoint
 
     text = os.fspath(path)
     report = VerifyReport(path=text)
     try:
-        fmt, prefix = resolve_checkpoint(text)
+        fmt, prefix = resolve_checkpoint(text, storage_options=storage_options)
     except (FileNotFoundError, NotADirectoryError, PermissionError, TFFormatsError) as exc:
         report.readable = False
         report.problems.append(_problem_from(exc, "open"))
@@ -112,9 +116,9 @@ def verify_checkpoint(path: PathLike, *, progress: Optional[Callable[[int, int],
         return report
     report.format, report.prefix = fmt, prefix
     if fmt == "V2":
-        _verify_v2(report, prefix, progress)
+        _verify_v2(report, prefix, progress, storage_options)
     else:
-        _verify_v1(report, prefix)
+        _verify_v1(report, prefix, storage_options)
     if report.readable and report.problems and not report.diagnosis:
         report.diagnosis.extend(_diagnose(report))
     return report
@@ -123,13 +127,13 @@ def verify_checkpoint(path: PathLike, *, progress: Optional[Callable[[int, int],
 # -- V2 bundles -------------------------------------------------------------------------------
 
 def _verify_v2(report: VerifyReport, prefix: str,
-               progress: Optional[Callable[[int, int], None]]) -> None:
+               progress: Optional[Callable[[int, int], None]], storage_options: StorageOptions = None) -> None:
     from ..bundle import naming
     from ..bundle.reader import BundleReader
 
     index = naming.index_path(prefix)
     try:
-        reader = BundleReader(prefix, verify_checksums=True)
+        reader = BundleReader(prefix, verify_checksums=True, storage_options=storage_options)
     except (FormatError, OSError) as exc:
         # A table whose checksums fail is a damaged checkpoint; anything else cannot be read as one.
         report.readable = isinstance(exc, ChecksumError)
@@ -255,7 +259,13 @@ def _check_shards(report: VerifyReport, reader: Any, data: list[tuple[str, Any]]
         if 0 <= entry.shard_id < num_shards:
             needed[entry.shard_id] = max(needed.get(entry.shard_id, 0), entry.offset + entry.size)
     on_disk: dict[int, int] = {}
-    for path in naming.data_shards(reader.prefix):
+    if is_url(reader.prefix):  # no folder listing: ask for the size of each shard the entries use
+        for shard_id in needed:
+            found = fs.info(naming.data_path(reader.prefix, shard_id, num_shards),
+                            storage_options=reader.storage_options)
+            if found is not None:
+                on_disk[shard_id] = int(found.get("size") or 0)
+    for path in naming.data_shards(reader.prefix) if not is_url(reader.prefix) else []:
         parsed = naming.parse_data_path(path)
         if parsed is not None and parsed[1] == num_shards:
             on_disk[parsed[0]] = os.stat(path).st_size
@@ -282,16 +292,18 @@ def _check_shards(report: VerifyReport, reader: Any, data: list[tuple[str, Any]]
 
 # -- V1 tables -----------------------------------------------------------------------------
 
-def _verify_v1(report: VerifyReport, path: str) -> None:
+def _verify_v1(report: VerifyReport, path: str, storage_options: StorageOptions = None) -> None:
     from .v1 import V1Reader, v1_files
     from ..table import TableReader
 
-    files = v1_files(path)
+    files = v1_files(path, storage_options=storage_options)
     report.num_shards = len(files)
     for file in files:
-        report.shards.append(ShardStatus(file, True, os.path.getsize(file), os.path.getsize(file)))
+        found = fs.info(file, storage_options=storage_options) if is_url(file) else None
+        size = int(found.get("size") or 0) if found is not None else os.path.getsize(file)
+        report.shards.append(ShardStatus(file, True, size, size))
         try:
-            with TableReader(file) as table:
+            with TableReader(file, storage_options=storage_options) as table:
                 report.blocks_checked += 1
                 for handle in table.index_handles:
                     try:
@@ -307,7 +319,7 @@ def _verify_v1(report: VerifyReport, path: str) -> None:
     if report.problems:
         return
     try:
-        reader = V1Reader(path)
+        reader = V1Reader(path, storage_options=storage_options)
     except FormatError as exc:
         report.readable = False
         report.problems.append(_problem_from(exc, "index"))

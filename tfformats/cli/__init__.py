@@ -44,11 +44,31 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'tfformats COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"tfformats {__version__}")
+
+    class StorageOption(argparse.Action):
+        """``--storage-option KEY=VALUE`` into ``args.storage_options`` (VALUE as JSON when it parses)."""
+
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                     option_string: Optional[str] = None) -> None:
+            import json
+
+            key, sep, value = str(values).partition("=")
+            if not sep or not key:
+                parser.error(f"--storage-option expects KEY=VALUE, got {values!r}")
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+            namespace.storage_options = {**(getattr(namespace, "storage_options", None) or {}), key: parsed}
+
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _modules():
         p = sub.add_parser(module.COMMAND, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
+        p.add_argument("--storage-option", action=StorageOption, metavar="KEY=VALUE", dest="storage_options",
+                       default=None, help="for URL paths (s3://, gs://, https://, ...): an fsspec storage option "
+                                          "such as anon=true or endpoint_url=...; repeatable")
         p.set_defaults(_run=module.run)
     return parser
 

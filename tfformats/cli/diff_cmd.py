@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from .output import print_json, print_table
 
     result = diff_checkpoints(args.a, args.b, atol=args.atol, rtol=args.rtol,
-                              include_object_graph=args.include_object_graph)
+                              include_object_graph=args.include_object_graph, storage_options=args.storage_options)
     if args.json:
         print_json(result.to_dict(), out=sys.stdout)
         return 0 if result.equal else 1

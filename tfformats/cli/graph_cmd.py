@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from ..graphs.summary import summarize
     from .output import print_json
 
-    kind, message = read_message(args.path)
+    kind, message = read_message(args.path, storage_options=args.storage_options)
     doc = {"path": args.path, **summarize(kind, message)}
     if args.json:
         print_json(doc, out=sys.stdout)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         progress.update(done)
 
     try:
-        report = verify_checkpoint(args.path, progress=report_progress)
+        report = verify_checkpoint(args.path, progress=report_progress, storage_options=args.storage_options)
     finally:
         progress.close()
     out = sys.stdout

@@ -18,6 +18,7 @@ import os
 import warnings
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
+from .._io.source import StorageOptions
 from ..checkpoint.interface import CheckpointReader
 from ..errors import FormatError, GraphError, PathLike, UnsupportedError
 from ..graphs.names import node_name
@@ -46,12 +47,12 @@ def split_names(names: Names) -> Optional[list[str]]:
     return out
 
 
-def _as_graph(graph: GraphInput) -> tuple[Any, Optional[Any]]:
-    """``(graph_def, meta_graph or None)`` from a path, GraphDef or MetaGraphDef."""
+def _as_graph(graph: GraphInput, storage_options: StorageOptions = None) -> tuple[Any, Optional[Any]]:
+    """``(graph_def, meta_graph or None)`` from a path (or URL), GraphDef or MetaGraphDef."""
     if isinstance(graph, (str, os.PathLike)):
         from ..graphs.read import read_message
 
-        kind, message = read_message(graph)
+        kind, message = read_message(graph, storage_options=storage_options)
         if kind == "saved_model":
             raise GraphError(f"{os.fspath(graph)} is a SavedModel; use freeze_saved_model()")
         graph = message
@@ -63,12 +64,13 @@ def _as_graph(graph: GraphInput) -> tuple[Any, Optional[Any]]:
     raise TypeError(f"expected a GraphDef, MetaGraphDef or a path, not {full_name}")
 
 
-def _open_reader(checkpoint: CheckpointInput) -> tuple[CheckpointReader, bool]:
+def _open_reader(checkpoint: CheckpointInput, storage_options: StorageOptions = None
+                 ) -> tuple[CheckpointReader, bool]:
     if isinstance(checkpoint, CheckpointReader):
         return checkpoint, False
     from ..checkpoint.loading import load_checkpoint
 
-    return load_checkpoint(checkpoint), True
+    return load_checkpoint(checkpoint, storage_options=storage_options), True
 
 
 def _check_selection(names: Optional[set[str]], all_variables: set[str], what: str) -> None:
@@ -122,13 +124,14 @@ def _check_ema(sources: Mapping[str, VariableSource], path: Optional[str]) -> No
 def freeze_graph_def(graph: GraphInput, checkpoint: CheckpointInput, output_nodes: Union[str, Sequence[str]], *,
                      variable_map: Optional[Mapping[str, str]] = None, clear_devices: bool = True,
                      keep: Names = None, skip: Names = None, use_ema: bool = False, warn: bool = True,
-                     assets: Optional[Mapping[str, str]] = None) -> FreezeResult:
+                     assets: Optional[Mapping[str, str]] = None,
+                     storage_options: StorageOptions = None) -> FreezeResult:
     """Like :func:`freeze`, and also report which variables were frozen and from which keys.
 
     ``assets`` maps nodes holding asset paths to the files they name (set by the SavedModel
     front door), so tables initialized from vocabulary files can be rebuilt.
     """
-    graph_def, meta = _as_graph(graph)
+    graph_def, meta = _as_graph(graph, storage_options)
     path = os.fspath(graph) if isinstance(graph, (str, os.PathLike)) else None
     outputs = check_outputs(graph_def, split_names(output_nodes) or [])
     keep_set = set(split_names(keep) or []) if keep is not None else None
@@ -151,7 +154,8 @@ def freeze_graph_def(graph: GraphInput, checkpoint: CheckpointInput, output_node
         _check_function_uses(out, wanted, {})
     except GraphError as exc:
         raise GraphError(f"{path}: {exc}" if path else str(exc)) from None
-    sources = _freeze_values(graph_def, meta, out, checkpoint, wanted, by_name, variable_map, use_ema)
+    sources = _freeze_values(graph_def, meta, out, checkpoint, wanted, by_name, variable_map, use_ema,
+                             storage_options)
     if use_ema:
         _check_ema(sources, path)
     if meta is not None and meta.meta_info_def.stripped_default_attrs:
@@ -167,11 +171,11 @@ def freeze_graph_def(graph: GraphInput, checkpoint: CheckpointInput, output_node
 
 def _freeze_values(graph_def: Any, meta: Any, out: Any, checkpoint: CheckpointInput, wanted: Sequence[str],
                    by_name: Mapping[str, Any], variable_map: Optional[Mapping[str, str]],
-                   use_ema: bool) -> dict[str, VariableSource]:
+                   use_ema: bool, storage_options: StorageOptions = None) -> dict[str, VariableSource]:
     """Replace ``wanted`` variables of ``out`` with Consts from the checkpoint; returns their sources."""
     if not wanted:
         return {}
-    reader, owned = _open_reader(checkpoint)
+    reader, owned = _open_reader(checkpoint, storage_options)
     try:
         sources = map_variables(graph_def, meta_graph=meta, variable_map=variable_map, reader=reader,
                                 use_ema=use_ema, names=wanted, by_name=by_name)
@@ -189,7 +193,8 @@ def _freeze_values(graph_def: Any, meta: Any, out: Any, checkpoint: CheckpointIn
 
 def freeze(graph: GraphInput, checkpoint: CheckpointInput, output_nodes: Union[str, Sequence[str]], *,
            variable_map: Optional[Mapping[str, str]] = None, clear_devices: bool = True,
-           keep: Names = None, skip: Names = None, use_ema: bool = False) -> Any:
+           keep: Names = None, skip: Names = None, use_ema: bool = False,
+           storage_options: StorageOptions = None) -> Any:
     """Return a frozen GraphDef: only what ``output_nodes`` need, every variable a Const.
 
     Args:
@@ -201,13 +206,14 @@ def freeze(graph: GraphInput, checkpoint: CheckpointInput, output_nodes: Union[s
         keep: freeze only these variables (TensorFlow's whitelist).
         skip: leave these variables alone (TensorFlow's blacklist).
         use_ema: freeze each variable from its ``/ExponentialMovingAverage`` when the checkpoint has one.
+        storage_options: passed to fsspec when ``graph`` or ``checkpoint`` is a URL.
 
     Raises:
         GraphError: a name is unknown, or the outputs depend on a variable write or a lookup
             table that freezing cannot reproduce (the message names the node or table).
     """
     return freeze_graph_def(graph, checkpoint, output_nodes, variable_map=variable_map, clear_devices=clear_devices,
-                            keep=keep, skip=skip, use_ema=use_ema).graph_def
+                            keep=keep, skip=skip, use_ema=use_ema, storage_options=storage_options).graph_def
 
 
 def is_tf2_meta_graph(meta: Any) -> bool:
@@ -262,24 +268,27 @@ def tf1_asset_files(meta: Any, dirpath: str) -> dict[str, str]:
 def freeze_saved_model_report(dirpath: PathLike, tags: Sequence[str] = ("serve",),
                               signature: str = "serving_default", *, output_nodes: Names = None,
                               variable_map: Optional[Mapping[str, str]] = None, clear_devices: bool = True,
-                              keep: Names = None, skip: Names = None, use_ema: bool = False) -> FreezeResult:
-    """Like :func:`freeze_saved_model`, returning a :class:`FreezeResult`."""
+                              keep: Names = None, skip: Names = None, use_ema: bool = False,
+                              storage_options: StorageOptions = None) -> FreezeResult:
+    """Like :func:`freeze_saved_model`, returning a :class:`FreezeResult` (``dirpath`` may be a URL)."""
     from ..graphs.read import read_saved_model, saved_model_file, select_meta_graph
 
-    path = saved_model_file(dirpath)
-    saved_model = read_saved_model(dirpath)
+    path = saved_model_file(dirpath, storage_options=storage_options)
+    saved_model = read_saved_model(path, storage_options=storage_options)
     meta = select_meta_graph(saved_model, tags, path)
     if is_tf2_meta_graph(meta):
         from .saved_model_v2 import freeze_tf2_report
 
         return freeze_tf2_report(saved_model, meta, os.fspath(dirpath), signature, clear_devices=clear_devices,
                                  outputs=split_names(output_nodes), keep=split_names(keep),
-                                 skip=split_names(skip), variable_map=variable_map, use_ema=use_ema)
+                                 skip=split_names(skip), variable_map=variable_map, use_ema=use_ema,
+                                 storage_options=storage_options)
     given = split_names(output_nodes)
     outputs = given or signature_outputs(meta, signature, path)
     checkpoint = os.path.join(os.fspath(dirpath), "variables", "variables")
     result = freeze_graph_def(meta, checkpoint, outputs, variable_map=variable_map, clear_devices=clear_devices,
-                              keep=keep, skip=skip, use_ema=use_ema, assets=tf1_asset_files(meta, os.fspath(dirpath)))
+                              keep=keep, skip=skip, use_ema=use_ema, assets=tf1_asset_files(meta, os.fspath(dirpath)),
+                              storage_options=storage_options)
     if given:
         return result
     from dataclasses import replace

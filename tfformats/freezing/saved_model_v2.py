@@ -35,6 +35,8 @@ import re
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 from .. import dtypes
+from .._io import fs
+from .._io.source import StorageOptions
 from ..errors import FormatError, GraphError, UnsupportedError
 from ..graphs.inline import CALL_OPS, inline_calls
 from ..graphs.names import format_input, node_name, parse_input
@@ -453,7 +455,8 @@ def _tables(graph: Any, meta_graph: Any, roots: list[str], dirpath: str, path: s
 def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature: str = "serving_default", *,
                       clear_devices: bool = True, outputs: Optional[Sequence[str]] = None,
                       keep: Optional[Sequence[str]] = None, skip: Optional[Sequence[str]] = None,
-                      variable_map: Optional[Mapping[str, str]] = None, use_ema: bool = False) -> FreezeResult:
+                      variable_map: Optional[Mapping[str, str]] = None, use_ema: bool = False,
+                      storage_options: StorageOptions = None) -> FreezeResult:
     """Freeze one signature of a TF2 SavedModel and report what was done.
 
     Args:
@@ -467,7 +470,8 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
     from ..checkpoint.loading import load_checkpoint
     from ..graphs.read import saved_model_file
 
-    path = saved_model_file(dirpath) if os.path.isdir(dirpath) else dirpath
+    path = saved_model_file(dirpath, storage_options=storage_options) \
+        if fs.isdir(dirpath, storage_options=storage_options) else dirpath
     if not is_tf2_meta_graph(meta_graph):
         raise UnsupportedError("this meta graph has no object graph: not a TF2 SavedModel", path)
     sig = _select_outputs(_signature(meta_graph, signature, path), outputs, signature, path)
@@ -482,7 +486,7 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
     sources: dict[str, VariableSource] = {}
     if variables:
         prefix = os.path.join(dirpath, "variables", "variables")
-        with load_checkpoint(prefix) as reader:
+        with load_checkpoint(prefix, storage_options=storage_options) as reader:
             keys = _checkpoint_keys(reader, prefix)
             chosen = _choose(variables, keys, keep, skip, dict(variable_map or {}), path)
             checker = UseChecker(graph, {v.node: v.label for v in chosen})

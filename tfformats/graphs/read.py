@@ -12,6 +12,8 @@ import os
 import re
 from typing import Any, Iterable, Literal, Optional
 
+from .._io import fs
+from .._io.source import StorageOptions
 from ..errors import FormatError, ModelNotFoundError, PathLike, UnsupportedError
 
 Kind = Literal["graph", "meta", "saved_model"]
@@ -44,9 +46,8 @@ def is_text(data: bytes) -> bool:
     return True
 
 
-def _read_bytes(path: PathLike) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+def _read_bytes(path: PathLike, storage_options: StorageOptions = None) -> bytes:
+    return fs.read_bytes(path, storage_options=storage_options)  # a URL: one request for the whole file
 
 
 def _message(kind: Kind) -> Any:
@@ -143,17 +144,17 @@ def detect_kind(data: bytes, path: Optional[PathLike] = None) -> Kind:
     return "graph"
 
 
-def read_message(path: PathLike) -> tuple[Kind, Any]:
-    """Read any graph-holding file or a SavedModel folder: ``(kind, message)``."""
+def read_message(path: PathLike, *, storage_options: StorageOptions = None) -> tuple[Kind, Any]:
+    """Read any graph-holding file or a SavedModel folder (local or an fsspec URL): ``(kind, message)``."""
     text = os.fspath(path)
-    if os.path.isdir(text):
-        return "saved_model", read_saved_model(text)
-    data = _read_bytes(text)
+    if text.endswith("/") or fs.isdir(text, storage_options=storage_options):
+        return "saved_model", read_saved_model(text, storage_options=storage_options)
+    data = _read_bytes(text, storage_options)
     kind = detect_kind(data, text)
     return kind, parse_message(data, kind, text)
 
 
-def read_graph_def(path: PathLike) -> Any:
+def read_graph_def(path: PathLike, *, storage_options: StorageOptions = None) -> Any:
     """Read a GraphDef from a binary ``.pb`` or text ``.pbtxt`` file (format found from the content).
 
     Example:
@@ -161,33 +162,37 @@ def read_graph_def(path: PathLike) -> Any:
         >>> len(g.node)
         42
     """
-    return parse_message(_read_bytes(path), "graph", path)
+    return parse_message(_read_bytes(path, storage_options), "graph", path)
 
 
-def read_meta_graph(path: PathLike) -> Any:
+def read_meta_graph(path: PathLike, *, storage_options: StorageOptions = None) -> Any:
     """Read a MetaGraphDef (``.meta``), binary or text."""
-    return parse_message(_read_bytes(path), "meta", path)
+    return parse_message(_read_bytes(path, storage_options), "meta", path)
 
 
-def saved_model_file(dirpath: PathLike) -> str:
+def saved_model_file(dirpath: PathLike, *, storage_options: StorageOptions = None) -> str:
     """The file holding a SavedModel's graphs: ``saved_model.pb`` wins over ``.pbtxt``."""
-    d = os.fspath(dirpath)
+    d = os.fspath(dirpath).rstrip("/") or "/"
+    opts = storage_options
     for name in (SAVED_MODEL_PB, SAVED_MODEL_PBTXT):
-        candidate = os.path.join(d, name)
-        if os.path.isfile(candidate):
+        candidate = fs.join(d, name)
+        if fs.isfile(candidate, storage_options=opts):
             return candidate
-    if os.path.isfile(os.path.join(d, SAVED_MODEL_CPB)):
+    if fs.isfile(fs.join(d, SAVED_MODEL_CPB), storage_options=opts):
         raise UnsupportedError("chunked SavedModel (saved_model.cpb) is not supported", d)
-    if not os.path.isdir(d):
+    if not fs.isdir(d, storage_options=opts):
         raise ModelNotFoundError("no such SavedModel folder", d)
     raise ModelNotFoundError(f"no {SAVED_MODEL_PB} or {SAVED_MODEL_PBTXT} in this folder", d)
 
 
-def read_saved_model(dirpath: PathLike) -> Any:
+def read_saved_model(dirpath: PathLike, *, storage_options: StorageOptions = None) -> Any:
     """Read the SavedModel proto of a SavedModel folder (or of a saved_model.pb/.pbtxt file)."""
     text = os.fspath(dirpath)
-    path = text if os.path.isfile(text) else saved_model_file(text)
-    return parse_message(_read_bytes(path), "saved_model", path)
+    opts = storage_options
+    is_file = fs.basename(text).startswith("saved_model.") and fs.isfile(text, storage_options=opts)
+    path = text if is_file or (not text.endswith("/") and os.path.isfile(text)) else \
+        saved_model_file(text, storage_options=opts)
+    return parse_message(_read_bytes(path, opts), "saved_model", path)
 
 
 def tag_sets(saved_model: Any) -> list[list[str]]:
@@ -206,7 +211,8 @@ def select_meta_graph(saved_model: Any, tags: Iterable[str] = ("serve",), path: 
                       f"available tag sets: {available}", path)
 
 
-def write_graph_def(graph_def: Any, path: PathLike, as_text: bool = False) -> None:
+def write_graph_def(graph_def: Any, path: PathLike, as_text: bool = False, *,
+                    storage_options: StorageOptions = None) -> None:
     """Write a GraphDef (or any message) to ``path``, binary by default, like ``tf.io.write_graph``."""
     if as_text:
         from ..proto import format_text
@@ -216,7 +222,7 @@ def write_graph_def(graph_def: Any, path: PathLike, as_text: bool = False) -> No
         data = graph_def.SerializeToString(deterministic=True)
     from .._io.atomic import write_bytes
 
-    write_bytes(path, data)
+    write_bytes(path, data, storage_options=storage_options)
 
 
 __all__ = ["Kind", "detect_kind", "is_text", "parse_message", "read_graph_def", "read_message", "read_meta_graph",
