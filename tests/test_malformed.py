@@ -18,6 +18,7 @@ from tfformats.table import TableReader
 from tfformats.table import layout
 from tfformats.table.layout import BlockHandle, Footer
 from tfformats.table.writer import TableWriter
+from tfformats._wire import decode_varint, encode_varint
 
 SAMPLE = CKPT_DIR / "sample" / "sample-1"
 V1_FILE = next(p for p in sorted((CKPT_DIR / "v1_legacy").iterdir())
@@ -126,8 +127,8 @@ def test_snappy_block_whose_declared_length_lies(tmp_path: Path, declared: int) 
     for k, v in _items(Path(f"{SAMPLE}.index")):
         block_builder.add(k, v)
     packed = snappy.compress(block_builder.finish())
-    _, pos = layout.decode_varint(packed, 0)
-    lying = layout.encode_varint(declared) + packed[pos:]
+    _, pos = decode_varint(packed, 0)
+    lying = encode_varint(declared) + packed[pos:]
     path = tmp_path / "snappy.index"
     _table_with_raw_block(path, lying, layout.SNAPPY_COMPRESSION)
     _expect_error("snappy.index", lambda: list(TableReader(path).items()), offset=0)  # the data block's start

@@ -7,12 +7,15 @@ plus :data:`REF_OFFSET` and never appear in checkpoints.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional, Union, cast
 
 import ml_dtypes
 import numpy as np
 
 from .errors import ArgumentError, FormatError, PathLike
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 REF_OFFSET = 100
 
@@ -169,3 +172,23 @@ def from_name(name: str) -> DType:
     if row is None:
         raise ArgumentError(f"unknown dtype name {name!r}")
     return row
+
+
+DTypeLike = Union[DType, int, str, np.dtype, type, None]
+
+
+def as_dtype(dtype: DTypeLike) -> Optional[DType]:
+    """The one way in: a table row from a row, enum number, name (``float32``, ``DT_HALF``) or numpy dtype.
+
+    None stays None (the caller infers the dtype from a value).
+    """
+    if dtype is None or isinstance(dtype, DType):
+        return dtype
+    if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
+        return lookup(int(dtype))
+    if isinstance(dtype, str):
+        try:
+            return from_name(dtype)
+        except ValueError:
+            return from_numpy(np.dtype(dtype))
+    return from_numpy(np.dtype(cast("npt.DTypeLike", dtype)))

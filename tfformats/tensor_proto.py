@@ -15,6 +15,7 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .errors import FormatError, PathLike
+from .shapes import check_shape
 
 # A typed field shorter than the shape is broadcast (one stored value can fill any shape). The size of such an
 # expansion comes from the shape alone, not from bytes in the file, so it is capped; callers that trust a file
@@ -52,8 +53,6 @@ def typed_field(enum: int) -> str:
 
 def shape_of(proto: Any, path: Optional[PathLike] = None) -> tuple[int, ...]:
     """Dimensions of a TensorShapeProto that must be fully known."""
-    from .bundle.entries import check_shape
-
     if proto.unknown_rank:
         raise FormatError("tensor has a shape of unknown rank", path)
     return check_shape([d.size for d in proto.dim], "tensor", path)
@@ -155,10 +154,7 @@ def from_numpy(value: Any, dtype: Optional[DType | str | int] = None, shape: Opt
     """
     from .proto import TensorProto
 
-    if isinstance(dtype, str):
-        dtype = dtypes.from_name(dtype)
-    elif isinstance(dtype, int):
-        dtype = dtypes.lookup(dtype)
+    dtype = dtypes.as_dtype(dtype)
     if isinstance(value, (bytes, str)) or (isinstance(value, np.ndarray) and value.dtype.kind in "OSU"):
         arr = np.asarray(value, dtype=object)
         row = dtype or dtypes.BY_ENUM[dtypes.STRING]

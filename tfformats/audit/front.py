@@ -26,13 +26,13 @@ _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt", "saved_model.cpb")
 
 def _is_checkpoint(path: str) -> bool:
     from ..bundle import naming
-    from ..checkpoint.loading import _is_table
+    from ..checkpoint.loading import is_table_file
 
     if os.path.exists(naming.index_path(path)) or os.path.basename(path) == "checkpoint":
         return True
     if naming.prefix_of(path) is not None:
         return True
-    return os.path.isfile(path) and _is_table(path)
+    return os.path.isfile(path) and is_table_file(path)
 
 
 def _has_saved_model(folder: str) -> bool:

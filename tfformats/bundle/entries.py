@@ -15,14 +15,13 @@ import numpy as np
 from .. import dtypes
 from ..dtypes import DType
 from ..errors import FormatError, PathLike
+from ..shapes import check_shape, num_elements
 from .._wire import as_int32, as_int64, decode_length, decode_varint, skip_field
 from .slices import FULL, Extent
 
 HEADER_KEY = b""
 LITTLE_ENDIAN, BIG_ENDIAN = 0, 1
 # Largest rank TensorFlow allows; also a guard against absurd shapes.
-MAX_RANK = 254
-_MAX_ELEMENTS = 1 << 62
 
 
 class Header(NamedTuple):
@@ -45,10 +44,7 @@ class Entry(NamedTuple):
 
     @property
     def nelements(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return num_elements(self.shape)
 
 
 def decode_header(value: bytes, path: Optional[PathLike] = None) -> Header:
@@ -75,20 +71,6 @@ def encode_header(num_shards: int, endianness: int = LITTLE_ENDIAN) -> bytes:
     proto.endianness = endianness
     proto.version.producer = 1
     return cast(bytes, proto.SerializeToString())
-
-
-def check_shape(dims: Sequence[int], what: str, path: Optional[PathLike]) -> tuple[int, ...]:
-    """Validate dimensions read from a file; reject negatives and overflow."""
-    if len(dims) > MAX_RANK:
-        raise FormatError(f"{what} has rank {len(dims)}", path)
-    total = 1
-    for d in dims:
-        if d < 0:
-            raise FormatError(f"{what} has a negative dimension {d}", path)
-        total *= d
-        if total > _MAX_ELEMENTS:
-            raise FormatError(f"{what} has an absurd shape {list(dims)}", path)
-    return tuple(int(d) for d in dims)
 
 
 def decode_entry(name: str, value: bytes, header: Header, path: Optional[PathLike] = None,
@@ -195,27 +177,6 @@ def _checked_dtype_and_shape(name: str, enum: int, dims: list[int], unknown_rank
     if unknown_rank:
         raise FormatError(f"{what} has a shape of unknown rank", path)
     return row, check_shape(dims, what, path)
-
-
-def decode_dtype_and_shape(name: str, value: bytes, path: Optional[PathLike] = None,
-                           cache: Optional[dict[bytes, tuple[DType, tuple[int, ...]]]] = None,
-                           ) -> tuple[DType, tuple[int, ...]]:
-    """Only the dtype and shape of an entry: what listing a checkpoint needs.
-
-    Entries almost always start ``08 <dtype> 12 <len> <shape>``; that prefix
-    is looked up in ``cache`` (shared across calls) so each distinct
-    dtype/shape pair is decoded and validated once.
-    """
-    if cache is not None and len(value) > 4 and value[0] == 0x08 and value[1] < 0x80 and value[2] == 0x12 \
-            and value[3] < 0x80:
-        head = value[:4 + value[3]]
-        known = cache.get(head)
-        if known is not None:
-            return known
-        known = _dtype_and_shape(name, value, path)
-        cache[head] = known
-        return known
-    return _dtype_and_shape(name, value, path)
 
 
 def _dtype_and_shape(name: str, value: bytes, path: Optional[PathLike]) -> tuple[DType, tuple[int, ...]]:

@@ -121,10 +121,6 @@ class BundleReader(CheckpointReader):
         """How many ``.data`` shards the header says the checkpoint has."""
         return self.header.num_shards
 
-    def data_paths(self) -> list[str]:
-        """The path of every data shard the header names, in shard order."""
-        return [naming.data_path(self.prefix, i, self.header.num_shards) for i in range(self.header.num_shards)]
-
     # -- entries ------------------------------------------------------------------------
 
     def _load_raw(self) -> dict[str, bytes]:

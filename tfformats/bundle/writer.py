@@ -19,12 +19,12 @@ import os
 import secrets
 import shutil
 import tempfile
-from typing import TYPE_CHECKING, BinaryIO, Iterable, NamedTuple, Optional, Sequence, Union, cast
+from typing import BinaryIO, Iterable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import checksums, dtypes
-from ..dtypes import DType
+from ..dtypes import DType, DTypeLike, as_dtype
 from ..errors import ArgumentError, ChecksumError, PathLike
 from ..table.writer import TableWriter
 from . import data, naming
@@ -33,27 +33,10 @@ from .._io.source import StorageOptions, is_url, local_path
 from .entries import HEADER_KEY, Entry, encode_entry, encode_header
 from .slices import FULL, Extent, encode_slice_key, is_full, resolve
 
-if TYPE_CHECKING:
-    import numpy.typing as npt
 
-DTypeLike = Union[DType, int, str, np.dtype, type, None]
 Buffer = Union[bytes, bytearray, memoryview]
 
 _TEMP_MARK = ".tempstate"
-
-
-def as_dtype(dtype: DTypeLike) -> Optional[DType]:
-    """Turn a dtype row, enum number, name or numpy dtype into a table row (None stays None)."""
-    if dtype is None or isinstance(dtype, DType):
-        return dtype
-    if isinstance(dtype, (int, np.integer)) and not isinstance(dtype, bool):
-        return dtypes.lookup(int(dtype))
-    if isinstance(dtype, str):
-        try:
-            return dtypes.from_name(dtype)
-        except ValueError:
-            return dtypes.from_numpy(np.dtype(dtype))
-    return dtypes.from_numpy(np.dtype(cast("npt.DTypeLike", dtype)))
 
 
 def _key(name: str) -> bytes:

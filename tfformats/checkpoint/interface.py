@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import dtypes
 from ..dtypes import DType
+from ..shapes import num_elements
 
 from .object_graph import OBJECT_GRAPH_KEY
 
@@ -25,10 +26,7 @@ class TensorInfo(NamedTuple):
     @property
     def size(self) -> int:
         """Number of elements."""
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return num_elements(self.shape)
 
 
 class CheckpointReader(abc.ABC):

@@ -18,7 +18,7 @@ from .v1 import V1Reader
 _TABLE_MAGIC_TAIL = bytes.fromhex("57fb808b247547db")
 
 
-def _is_table(path: str, storage_options: StorageOptions = None) -> bool:
+def is_table_file(path: str, storage_options: StorageOptions = None) -> bool:
     if is_url(path):
         with open_source(path, storage_options=storage_options) as source:
             return source.size >= 48 and source.read(source.size - 8, 8) == _TABLE_MAGIC_TAIL
@@ -90,7 +90,7 @@ def resolve_checkpoint(path: PathLike, *, storage_options: StorageOptions = None
     if remote and found is not None and found.get("type") == "directory":
         return _resolve_folder(text, opts)
     if (found is not None and found.get("type") != "directory") if remote else os.path.isfile(text):
-        if _is_table(text, opts):
+        if is_table_file(text, opts):
             return "V1", text
         if remote and fs.isdir(text, storage_options=opts):
             return _resolve_folder(text, opts)

@@ -8,7 +8,8 @@ from typing import Mapping, Optional
 from . import state
 from .._io import fs
 from .._io.source import StorageOptions
-from ..bundle.writer import BundleWriter, DTypeLike
+from ..bundle.writer import BundleWriter
+from ..dtypes import DTypeLike
 from ..errors import PathLike
 
 

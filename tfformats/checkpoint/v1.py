@@ -15,7 +15,7 @@ import numpy as np
 from .. import dtypes
 from .._io import fs
 from .._io.source import StorageOptions
-from ..bundle.entries import check_shape
+from ..shapes import check_shape
 from ..bundle.slices import Extent, check_tiling, encode_slice_key, extents_from_proto, region, resolve
 from .interface import CheckpointReader, TensorInfo
 from ..errors import CheckpointNotFoundError, FormatError, PathLike

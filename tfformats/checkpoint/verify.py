@@ -341,11 +341,11 @@ def _verify_v1(report: VerifyReport, path: str, storage_options: StorageOptions 
 
 def _why_unresolvable(path: str, exc: BaseException) -> str:
     from ..bundle import naming
-    from .loading import _is_table
+    from .loading import is_table_file
 
     if path.endswith(naming.INDEX_SUFFIX):
         bare = path[: -len(naming.INDEX_SUFFIX)]
-        if os.path.isfile(bare) and _is_table(bare):
+        if os.path.isfile(bare) and is_table_file(bare):
             return (f"there is no {os.path.basename(path)}, but {os.path.basename(bare)} is a legacy V1 checkpoint "
                     "(a single table file with no .index or .data files): open that file itself")
     prefix = naming.prefix_of(path)

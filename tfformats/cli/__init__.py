@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--storage-option", action=StorageOption, metavar="KEY=VALUE", dest="storage_options",
                        default=None, help="for URL paths (s3://, gs://, https://, ...): an fsspec storage option "
                                           "such as anon=true or endpoint_url=...; repeatable")
-        p.set_defaults(_run=module.run)
+        p.set_defaults(handler=module.run)
     return parser
 
 
@@ -103,11 +103,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``tfformats`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
+    if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_UNREADABLE
     try:
-        return int(args._run(args))
+        return int(args.handler(args))
     except (TFFormatsError, OSError) as exc:
         if isinstance(exc, BrokenPipeError):
             return EXIT_OK

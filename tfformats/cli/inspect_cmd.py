@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..checkpoint import object_graph
 from ..checkpoint.stats import tensor_stats
@@ -108,14 +108,10 @@ def _tensor_doc(info: "TensorInfo") -> dict[str, Any]:
 
 def _read(reader: "CheckpointReader", name: str) -> "np.ndarray":
     """A tensor's value, as a view into the shard where possible (no copy needed for reading)."""
-    try:
-        return reader.get_tensor(name, copy=False)
-    except TypeError:
-        return reader.get_tensor(name)
+    return reader.get_tensor(name, copy=False)
 
 
-def _with_values(reader: "CheckpointReader", infos: list["TensorInfo"], args: argparse.Namespace,
-                 want_values: bool) -> Iterator[tuple["TensorInfo", "np.ndarray"]]:
+def _with_values(reader: "CheckpointReader", infos: list["TensorInfo"]) -> Iterator[tuple["TensorInfo", "np.ndarray"]]:
     from .output import Progress
 
     progress = Progress(sum(max(i.nbytes, 1) for i in infos), "reading tensors", stream=sys.stderr)
@@ -136,96 +132,116 @@ def _suggest(names: list[str], wanted: str) -> str:
     return f"; did you mean {', '.join(close)}?" if close else ""
 
 
+def document(reader: "CheckpointReader", path: str) -> dict[str, Any]:
+    """The ``--json`` document of a checkpoint, without values."""
+    infos = reader.tensor_infos()
+    ordered = [infos[name] for name in sorted(infos)]
+    return {
+        "path": path,
+        "prefix": reader.prefix,
+        "format": reader.kind,
+        "num_shards": reader.num_shards,
+        "num_tensors": len(ordered),
+        "num_parameters": sum(i.size for i in ordered if i.dtype.itemsize),
+        "total_bytes": sum(i.nbytes for i in ordered),
+        "tensors": [_tensor_doc(i) for i in ordered],
+        "object_graph": object_graph.summary_of(reader),
+    }
+
+
+def _show_tensor(reader: "CheckpointReader", doc: dict[str, Any], args: argparse.Namespace) -> int:
+    from ..dtypes import VARIANT
+    from ..errors import TensorNotFoundError
+    from .output import print_json
+
+    infos = reader.tensor_infos()
+    info = infos.get(args.tensor)
+    if info is None:
+        raise TensorNotFoundError(f"no tensor named {args.tensor!r} in this checkpoint"
+                                  f"{_suggest(list(infos), args.tensor)}", reader.prefix)
+    value = _read(reader, args.tensor)
+    with_stats = args.stats and info.dtype.enum != VARIANT
+    if args.json:
+        values, truncated = json_values(value, args.full)
+        doc["tensor"] = dict(_tensor_doc(info), values=values, truncated=truncated)
+        if with_stats:
+            doc["tensor"]["stats"] = tensor_stats(value)
+        print_json(doc, out=sys.stdout)
+        return 0
+    sys.stdout.write(f"{info.name}  {info.dtype.tf_name}{_shape_text(info.shape)}\n")
+    if with_stats:
+        sys.stdout.write(_stats_text(tensor_stats(value)) + "\n")
+    sys.stdout.write(format_values(value, args.full) + "\n")
+    return 0
+
+
+def _add_values(reader: "CheckpointReader", doc: dict[str, Any], args: argparse.Namespace) -> None:
+    """Statistics (``--stats``) and values (``--all``) of every tensor: into ``doc``, or printed as they come."""
+    from ..dtypes import VARIANT
+
+    infos = reader.tensor_infos()
+    docs = {d["name"]: d for d in doc["tensors"]}
+    for info, value in _with_values(reader, [infos[d["name"]] for d in doc["tensors"]]):
+        if args.stats and info.dtype.enum != VARIANT:
+            docs[info.name]["stats"] = tensor_stats(value)
+        if args.all:
+            if args.json:
+                docs[info.name]["values"], docs[info.name]["truncated"] = json_values(value, args.full)
+            else:
+                sys.stdout.write(f"tensor_name:  {info.name}\n{format_values(value, args.full)}\n")
+        del value
+
+
+def _print_listing(doc: dict[str, Any], args: argparse.Namespace) -> None:
+    from .output import human_bytes, human_count, print_table
+
+    out = sys.stdout
+    headers = ["name", "dtype", "shape", "elements", "bytes"]
+    align = "lllrr"
+    if any(d["slices"] for d in doc["tensors"]):
+        headers.append("slices")
+        align += "r"
+    if args.stats:
+        headers.append("stats")
+        align += "l"
+    rows = []
+    for d in doc["tensors"]:
+        row = [d["name"], d["dtype"], _shape_text(tuple(d["shape"])), human_count(d["elements"]),
+               human_bytes(d["bytes"])]
+        if "slices" in headers:
+            row.append(d["slices"] or "")
+        if args.stats:
+            row.append(_stats_text(d["stats"]) if "stats" in d else "")
+        rows.append(row)
+    print_table(rows, headers, out=out, align=align)
+    out.write("\n")
+    out.write(f"format: {doc['format']}   shards: {doc['num_shards']}   tensors: "
+              f"{human_count(doc['num_tensors'])}   parameters: {human_count(doc['num_parameters'])}   "
+              f"bytes: {human_bytes(doc['total_bytes'])} ({human_count(doc['total_bytes'])})\n")
+    graph = doc["object_graph"]
+    if graph is not None:
+        optimizers = ", ".join(graph["optimizers"]) or "none"
+        out.write(f"object graph: {graph['objects']} objects, {graph['variables']} variables "
+                  f"({graph['optimizer_variables']} optimizer state, {graph['slot_variables']} slot variables); "
+                  f"optimizers: {optimizers}\n")
+
+
 def run(args: argparse.Namespace) -> int:
     if batch_cmd.wants_batch(args, COMMAND):
         return batch_cmd.run_batch(args, COMMAND)
     from ..checkpoint.loading import load_checkpoint
-    from ..dtypes import VARIANT
-    from ..errors import TensorNotFoundError
-    from .output import human_bytes, human_count, print_json, print_table
+    from .output import print_json
 
-    out = sys.stdout
     with load_checkpoint(args.path, verify_checksums=not args.no_verify) as reader:
-        infos = reader.tensor_infos()
-        ordered = [infos[name] for name in sorted(infos)]
-        numeric = [i for i in ordered if i.dtype.itemsize]
-        doc: dict[str, Any] = {
-            "path": args.path,
-            "prefix": reader.prefix,
-            "format": reader.kind,
-            "num_shards": reader.num_shards,
-            "num_tensors": len(ordered),
-            "num_parameters": sum(i.size for i in numeric),
-            "total_bytes": sum(i.nbytes for i in ordered),
-            "tensors": [_tensor_doc(i) for i in ordered],
-            "object_graph": object_graph.summary_of(reader),
-        }
-
+        doc = document(reader, args.path)
         if args.tensor is not None:
-            info = infos.get(args.tensor)
-            if info is None:
-                raise TensorNotFoundError(f"no tensor named {args.tensor!r} in this checkpoint"
-                                          f"{_suggest(list(infos), args.tensor)}", reader.prefix)
-            value = _read(reader, args.tensor)
-            if args.json:
-                values, truncated = json_values(value, args.full)
-                doc["tensor"] = dict(_tensor_doc(info), values=values, truncated=truncated)
-                if args.stats and info.dtype.enum != VARIANT:
-                    doc["tensor"]["stats"] = tensor_stats(value)
-                print_json(doc, out=out)
-                return 0
-            out.write(f"{info.name}  {info.dtype.tf_name}{_shape_text(info.shape)}\n")
-            if args.stats and info.dtype.enum != VARIANT:
-                out.write(_stats_text(tensor_stats(value)) + "\n")
-            out.write(format_values(value, args.full) + "\n")
-            return 0
-
+            return _show_tensor(reader, doc, args)
         if args.stats or args.all:
-            docs = {d["name"]: d for d in doc["tensors"]}
-            for info, value in _with_values(reader, ordered, args, args.all):
-                if args.stats and info.dtype.enum != VARIANT:
-                    docs[info.name]["stats"] = tensor_stats(value)
-                if args.all:
-                    if args.json:
-                        docs[info.name]["values"], docs[info.name]["truncated"] = json_values(value, args.full)
-                    else:
-                        out.write(f"tensor_name:  {info.name}\n{format_values(value, args.full)}\n")
-                del value
-
+            _add_values(reader, doc, args)
         if args.json:
-            print_json(doc, out=out)
-            return 0
-        if args.all and not args.stats:
-            return 0
-
-        headers = ["name", "dtype", "shape", "elements", "bytes"]
-        align = "lllrr"
-        if any(i.num_slices for i in ordered):
-            headers.append("slices")
-            align += "r"
-        if args.stats:
-            headers.append("stats")
-            align += "l"
-        rows = []
-        for d in doc["tensors"]:
-            row = [d["name"], d["dtype"], _shape_text(tuple(d["shape"])), human_count(d["elements"]),
-                   human_bytes(d["bytes"])]
-            if "slices" in headers:
-                row.append(d["slices"] or "")
-            if args.stats:
-                row.append(_stats_text(d["stats"]) if "stats" in d else "")
-            rows.append(row)
-        print_table(rows, headers, out=out, align=align)
-        out.write("\n")
-        out.write(f"format: {doc['format']}   shards: {doc['num_shards']}   tensors: "
-                  f"{human_count(doc['num_tensors'])}   parameters: {human_count(doc['num_parameters'])}   "
-                  f"bytes: {human_bytes(doc['total_bytes'])} ({human_count(doc['total_bytes'])})\n")
-        graph = doc["object_graph"]
-        if graph is not None:
-            optimizers = ", ".join(graph["optimizers"]) or "none"
-            out.write(f"object graph: {graph['objects']} objects, {graph['variables']} variables "
-                      f"({graph['optimizer_variables']} optimizer state, {graph['slot_variables']} slot variables); "
-                      f"optimizers: {optimizers}\n")
+            print_json(doc, out=sys.stdout)
+        elif args.stats or not args.all:
+            _print_listing(doc, args)
     return 0
 
 

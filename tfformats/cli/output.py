@@ -84,12 +84,3 @@ class Progress:
             self.stream.write("\r" + " " * 80 + "\r")
             self.stream.flush()
 
-
-def iter_with_progress(items: Sequence[Any], what: str) -> Iterable[Any]:
-    progress = Progress(len(items), what)
-    try:
-        for i, item in enumerate(items):
-            progress.update(i, str(item))
-            yield item
-    finally:
-        progress.close()

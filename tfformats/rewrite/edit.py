@@ -23,7 +23,7 @@ from .. import dtypes
 from ..bundle import naming
 from ..bundle.entries import BIG_ENDIAN, Entry
 from ..bundle.reader import BundleReader
-from ..bundle.slices import Extent, encode_slice_key
+from ..bundle.slices import Extent
 from ..bundle.writer import BundleWriter
 from ..checkpoint.loading import load_checkpoint, resolve_checkpoint
 from ..checkpoint.interface import OBJECT_GRAPH_KEY, CheckpointReader
@@ -158,6 +158,54 @@ def tf1_slot_keys_from_meta(meta_path: str, notes: Optional[list[str]] = None) -
     return updated - trained
 
 
+def _optimizer_keys(reader: CheckpointReader, names: list[str], graph: Any, strip_global_step: bool,
+                    notes: list[str]) -> tuple[set[str], dict[str, str]]:
+    """Keys ``--strip-optimizer`` removes, and the new keys of weights it re-keys (TF2 object graphs)."""
+    rekey: dict[str, str] = {}
+    if graph is not None:
+        removed, rekey = strip_optimizer_keys(graph)
+        lost = optimizer_only_weights(graph)
+        if lost:
+            notes.append(f"--strip-optimizer: {len(lost)} variable(s) the optimizer trains are reachable only "
+                         f"through it (the model does not track them), so they are dropped too: "
+                         + ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""))
+        if strip_global_step:
+            removed |= {n for n in names if _GLOBAL_STEP.search(n.split("/.ATTRIBUTES/")[0])}
+        return removed, rekey
+    removed = tf1_optimizer_keys(names, include_global_step=strip_global_step)
+    from_meta = tf1_slot_keys_from_meta(reader.prefix + ".meta", notes)
+    removed |= {n for n in from_meta & set(names) if strip_global_step or not _GLOBAL_STEP.search(n)}
+    return removed, rekey
+
+
+def _ema_sources(selected: list[str], names: list[str], graph: Any, notes: list[str]) -> dict[str, str]:
+    """Output name -> source name with ``--use-ema``: a variable takes its moving average; the copies go."""
+    sources = {n: n for n in selected}
+    originals = set(names)
+    swapped = 0
+    averages = keras_ema_pairs(graph) if graph is not None else {}
+    for n in list(sources):
+        if n.endswith(EMA_SUFFIX) or n in averages.values():
+            del sources[n]
+        elif n + EMA_SUFFIX in originals:
+            sources[n] = n + EMA_SUFFIX
+            swapped += 1
+        elif averages.get(n) in originals:
+            sources[n] = averages[n]
+            swapped += 1
+    if not swapped:
+        notes.append(f"--use-ema: no '<name>{EMA_SUFFIX}' tensors and no Keras optimizer moving averages "
+                     "found; nothing swapped")
+    return sources
+
+
+def _cast_target(row: DType, casts: Sequence[tuple[DType, DType]]) -> Optional[DType]:
+    for a, b in casts:
+        if row.enum == a.enum and a.enum != b.enum:
+            return b
+    return None
+
+
 def plan_edit(
     reader: CheckpointReader,
     *,
@@ -179,63 +227,19 @@ def plan_edit(
     selected = select(names, keep=keep, drop=drop)
     rekey: dict[str, str] = {}
     if strip_optimizer:
-        if graph is not None:
-            removed, rekey = strip_optimizer_keys(graph)
-            lost = optimizer_only_weights(graph)
-            if lost:
-                notes.append(f"--strip-optimizer: {len(lost)} variable(s) the optimizer trains are reachable only "
-                             f"through it (the model does not track them), so they are dropped too: "
-                             + ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""))
-        else:
-            removed = tf1_optimizer_keys(names, include_global_step=strip_global_step)
-            from_meta = tf1_slot_keys_from_meta(reader.prefix + ".meta", notes)
-            removed |= {n for n in from_meta & set(names)
-                        if strip_global_step or not _GLOBAL_STEP.search(n)}
-        if strip_global_step and graph is not None:
-            removed |= {n for n in names if _GLOBAL_STEP.search(n.split("/.ATTRIBUTES/")[0])}
+        removed, rekey = _optimizer_keys(reader, names, graph, strip_global_step, notes)
         selected = [n for n in selected if n not in removed]
     if graph is not None:
         selected = drop_orphan_slots(graph, selected)
-
-    # 2. use-ema: a variable takes its moving average; the average copies go.
-    sources = {n: n for n in selected}
-    if use_ema:
-        originals = set(names)
-        swapped = 0
-        averages = keras_ema_pairs(graph) if graph is not None else {}
-        for n in list(sources):
-            if n.endswith(EMA_SUFFIX) or n in averages.values():
-                del sources[n]
-            elif n + EMA_SUFFIX in originals:
-                sources[n] = n + EMA_SUFFIX
-                swapped += 1
-            elif averages.get(n) in originals:
-                sources[n] = averages[n]
-                swapped += 1
-        if not swapped:
-            notes.append(f"--use-ema: no '<name>{EMA_SUFFIX}' tensors and no Keras optimizer moving averages "
-                         "found; nothing swapped")
-
-    # 3. rename, in the order given; re-keying from the object graph comes first.
+    # 2. use-ema; 3. rename in the order given (re-keying from the object graph comes first); 4. cast.
+    sources = _ema_sources(selected, names, graph, notes) if use_ema else {n: n for n in selected}
     final = rename_all(sources, rename, start=rekey, reserved=[OBJECT_GRAPH_KEY] if graph is not None else [])
-
-    # 4. cast float types.
     casts = [parse_cast(c) if isinstance(c, str) else c for c in cast]
-    outputs = []
-    for n, new in final.items():
-        src = sources[n]
-        row = infos[src].dtype
-        target = None
-        for a, b in casts:
-            if row.enum == a.enum and a.enum != b.enum:
-                target = b
-                break
-        outputs.append(Output(new, src, target))
+    outputs = [Output(new, sources[n], _cast_target(infos[sources[n]].dtype, casts)) for n, new in final.items()]
 
     object_graph = None
     if graph is not None:
-        key_map = {n: final[n] for n in final}
-        object_graph = rewrite_object_graph(graph, key_map, remove_optimizer=strip_optimizer)
+        object_graph = rewrite_object_graph(graph, dict(final), remove_optimizer=strip_optimizer)
     used = {o.source for o in outputs} | set(final)
     dropped = [n for n in names if n not in used]
     return EditPlan(outputs, dropped, object_graph, notes)

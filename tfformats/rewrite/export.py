@@ -26,7 +26,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Optional, Sequence

@@ -13,7 +13,7 @@ from typing import Iterator, NamedTuple, Union
 
 from .. import checksums
 from .._wire import decode_varint, encode_varint
-from ..errors import FormatError, TruncatedError, WrongFormatError
+from ..errors import FormatError, WrongFormatError
 
 Buffer = Union[bytes, bytearray, memoryview]
 

@@ -8,6 +8,7 @@ import os
 from typing import Iterator, Optional
 
 from .._io.source import LocalFile, StorageOptions, open_source
+from .._wire import decode_varint
 from ..errors import ChecksumError, FormatError, PathLike, TruncatedError
 from . import layout
 from .layout import BlockHandle
@@ -96,7 +97,7 @@ class TableReader:
 
     def _uncompress(self, contents: bytes, start: int, what: str) -> bytes:
         try:
-            declared, _ = layout.decode_varint(contents, 0)
+            declared, _ = decode_varint(contents, 0)
         except FormatError:
             raise FormatError(f"snappy {what} has no valid length header", self.path, start) from None
         if declared > _SNAPPY_MAX_RATIO * len(contents) + 64:
@@ -119,11 +120,6 @@ class TableReader:
         except FormatError as exc:
             raise FormatError(f"data block at offset {handle.offset}: {exc.detail}", self.path,
                               handle.offset) from None
-
-    def block_entries(self, handle: BlockHandle) -> Iterator[tuple[bytes, bytes]]:
-        """Yield ``(key, value)`` for every entry of one data block."""
-        keys, values = self.block_lists(handle)
-        return zip(keys, values)
 
     # -- entries ------------------------------------------------------------------
 
