@@ -20,8 +20,8 @@ from tfformats.errors import UnsupportedError  # noqa: E402
 from onnx_graph_builders import cnn, unconvertible  # noqa: E402
 
 SAVED_MODELS = Path(__file__).parent.parent / "fixtures" / "saved_models"
-GRAPH_CASES = ["cnn_bn", "functional_if_v2", "mlp", "resource_embedding", "saver_dict", "seed_xyb",
-               "tf1_saved_model"]
+GRAPH_CASES = ["cnn_bn", "cond_while_v1", "functional_if_v2", "mlp", "resource_embedding", "saver_dict",
+               "seed_xyb", "tf1_saved_model"]
 SAVED_MODEL_CASES = ["embedding", "keras_cnn", "keras_mlp", "lstm", "module", "multi_io"]
 
 

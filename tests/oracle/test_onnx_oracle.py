@@ -149,8 +149,8 @@ def _tf_run(graph_def: Any, fetches: list[str], feeds: dict[str, np.ndarray]) ->
         return list(sess.run(fetches, feeds))
 
 
-TF1_CASES = ["cnn_bn", "functional_if_v2", "mlp", "resource_embedding", "saver_dict", "seed_ema", "seed_xyb",
-             "tf1_saved_model"]
+TF1_CASES = ["cnn_bn", "cond_while_v1", "functional_if_v2", "mlp", "resource_embedding", "saver_dict", "seed_ema",
+             "seed_xyb", "tf1_saved_model"]
 
 
 @pytest.mark.parametrize("name", TF1_CASES)
@@ -212,8 +212,36 @@ def _tf1_autoencoder() -> tuple[Any, list[str], dict[str, np.ndarray]]:
     return graph_def, ["out:0"], {"x:0": rng.standard_normal((2, 8, 8, 1)).astype(np.float32)}
 
 
-@pytest.mark.parametrize("build", [lambda: _tf1_rnn_graph("lstm"), lambda: _tf1_rnn_graph("gru"), _tf1_autoencoder],
-                         ids=["unrolled_lstm", "unrolled_gru", "autoencoder"])
+def _tf1_while_with_cond() -> tuple[Any, list[str], dict[str, np.ndarray]]:
+    """A TF1 while_loop (Enter/Merge/Switch/Exit) running n steps, n fed at run time, with a tf.cond inside."""
+    rng = np.random.default_rng(5)
+    tf.compat.v1.disable_control_flow_v2()
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+            n = tf.compat.v1.placeholder(tf.int32, [], name="n")
+            w = tf.constant(rng.standard_normal((3, 3)).astype(np.float32) * 0.5)
+
+            def body(i: Any, acc: Any, total: Any) -> Any:
+                acc = tf.cond(tf.equal(i % 2, 0), lambda: tf.tanh(acc @ w), lambda: acc * 0.5 + 1.0)
+                return i + 1, acc, total + tf.reduce_sum(acc)
+
+            _, acc, total = tf.compat.v1.while_loop(lambda i, a, t: i < n, body, [tf.constant(0), x, tf.constant(0.0)])
+            tf.identity(acc, name="acc")
+            tf.identity(total, name="total")
+    finally:
+        tf.compat.v1.enable_control_flow_v2()
+    graph_def = tff.proto.GraphDef()
+    graph_def.ParseFromString(graph.as_graph_def().SerializeToString())
+    assert any(node.op == "Enter" for node in graph_def.node)
+    feeds = {"x:0": rng.standard_normal((2, 3)).astype(np.float32), "n:0": np.array(5, np.int32)}
+    return graph_def, ["acc:0", "total:0"], feeds
+
+
+@pytest.mark.parametrize("build", [lambda: _tf1_rnn_graph("lstm"), lambda: _tf1_rnn_graph("gru"), _tf1_autoencoder,
+                                   _tf1_while_with_cond],
+                         ids=["unrolled_lstm", "unrolled_gru", "autoencoder", "while_loop_v1_with_cond"])
 def test_tf1_style_frozen_graph_matches_tensorflow(build: Callable[[], Any]) -> None:
     graph_def, fetches, feeds = build()
     model = tff.to_onnx(graph_def, outputs=fetches)

@@ -28,6 +28,7 @@ class Model:
         self.helper = onnx.helper
         self.opset = opset
         self.functions = functions
+        self.frames: dict[str, Any] = {}  # TF1 while frames by loop node name (v1_loops.collapse)
         # the model is built in place: initializers go straight into the final GraphProto (weights are
         # copied once, when their bytes are set)
         self.proto = onnx.ModelProto()

@@ -80,7 +80,10 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
     onnx = require_onnx()
     opset_n = _check_opset(opset, onnx)
     graph_def = frozen.graph_def
-    by_name = {n.name: n for n in graph_def.node}
+    from .v1_loops import collapse
+
+    nodes, frames = collapse(graph_def)
+    by_name = {n.name: n for n in nodes}
     functions = {f.signature.name: f for f in graph_def.library.function}
     shapes = dict(input_shapes or {})
     for key in shapes:
@@ -93,11 +96,14 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
             raise ArgumentError(f"the graph has no node {name!r}")
     input_nodes = {parse_input(t).node for t in frozen.inputs.values()}
     order = needed_nodes(by_name, out_nodes, stop=input_nodes)
-    missing = unsupported_ops([n for n in order if n.name not in input_nodes], functions)
+    inner = [m for f in frames.values() for m in f.nodes.values()
+             if m.op not in ("Enter", "RefEnter", "Exit", "RefExit", "NextIteration", "RefNextIteration", "LoopCond")]
+    missing = unsupported_ops([n for n in order if n.name not in input_nodes] + inner, functions)
     if missing:
         raise UnsupportedError(format_unsupported(missing), frozen.path)
 
     model = Model(onnx, opset_n, functions)
+    model.frames = dict(frames)
     cx = Context(model)
     graph_inputs = []
     for onnx_name, tensor in frozen.inputs.items():

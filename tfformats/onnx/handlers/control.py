@@ -7,7 +7,7 @@ TensorLists are ONNX sequences of tensors.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -111,23 +111,25 @@ def _loop_shapes(node: Any, ins: Sequence[Value]) -> list[Shape]:
     return out
 
 
-def while_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
-    cond_f, body_f = attrs.get_func(node, "cond"), attrs.get_func(node, "body")
-    first = run_function(cx, node, cond_f, ins)[0]
-    shapes = _loop_shapes(node, ins)
+def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape],
+         step: Callable[[Context, list[Value]], tuple[list[Value], Value]], first: Value) -> list[Value]:
+    """An ONNX Loop carrying ``inits``; ``step(body, values)`` gives the next values and the test on them.
+
+    ``first`` is the test on ``inits`` (computed before the Loop, as TensorFlow tests before each round).
+    """
     body = Context(cx.model, parent=cx)
     body.where = f"body of {node.name}"
+    helper = cx.model.helper
     iter_name = cx.model.unique(f"{node.name}/iteration")
     cond_in = cx.model.unique(f"{node.name}/cond_in")
+    graph_inputs = [helper.make_tensor_value_info(iter_name, odt.INT64, []),
+                    helper.make_tensor_value_info(cond_in, odt.BOOL, [])]
     carried = []
-    graph_inputs = [cx.model.helper.make_tensor_value_info(iter_name, odt.INT64, []),
-                    cx.model.helper.make_tensor_value_info(cond_in, odt.BOOL, [])]
-    for i, v in enumerate(ins):
+    for i, v in enumerate(inits):
         name = cx.model.unique(f"{node.name}/var{i}")
         carried.append(Value(name, v.dtype, shapes[i]))
         graph_inputs.append(_type_proto(cx, name, carried[-1]))
-    new = run_function(body, node, body_f, carried)
-    again = run_function(body, node, cond_f, new)[0]
+    new, again = step(body, carried)
     outs = [body.emit1("Identity", [_as_bool(body, again)], hint=f"{node.name}/cond_out")]
     for i, v in enumerate(new):
         name = body.plain(v)
@@ -135,13 +137,23 @@ def while_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
         if name not in produced or name in outs:
             name = body.emit1("Identity", [name], hint=f"{node.name}/out{i}")
         outs.append(name)
-    graph = cx.model.helper.make_graph(body.nodes, cx.model.unique(f"{node.name}/body"), graph_inputs,
-                                       [_type_proto(cx, outs[0], Value(outs[0], odt.BOOL, ()))] +
-                                       [_type_proto(cx, n, Value(n, c.dtype, c.shape)) for n, c in
-                                        zip(outs[1:], carried)])
-    names = cx.emit("Loop", ["", _as_bool(cx, first)] + [cx.plain(v) for v in ins], outputs=len(ins),
+    graph = helper.make_graph(body.nodes, cx.model.unique(f"{node.name}/body"), graph_inputs,
+                              [_type_proto(cx, outs[0], Value(outs[0], odt.BOOL, ()))] +
+                              [_type_proto(cx, n, Value(n, c.dtype, c.shape)) for n, c in zip(outs[1:], carried)])
+    names = cx.emit("Loop", ["", _as_bool(cx, first)] + [cx.plain(v) for v in inits], outputs=len(inits),
                     hint=node.name, body=graph)
-    return [Value(name, v.dtype, s) for name, v, s in zip(names, ins, shapes)]
+    return [Value(name, v.dtype, s) for name, v, s in zip(names, inits, shapes)]
+
+
+def while_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    cond_f, body_f = attrs.get_func(node, "cond"), attrs.get_func(node, "body")
+    first = run_function(cx, node, cond_f, ins)[0]
+
+    def step(body: Context, carried: list[Value]) -> tuple[list[Value], Value]:
+        new = run_function(body, node, body_f, carried)
+        return new, run_function(body, node, cond_f, new)[0]
+
+    return loop(cx, node, ins, _loop_shapes(node, ins), step, first)
 
 
 # -- TensorLists -----------------------------------------------------------------------------------

@@ -65,4 +65,48 @@ def _select(cx: Context, node: Any, pred_key: str, on_true: Value, on_false: Val
     return [Value(out, on_true.dtype, shape, perm), Value(index, odt.INT32, ())]
 
 
-TABLE: dict[str, Handler] = {"Switch": switch, "Merge": merge}
+def v1_loop(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    """One TF1 while frame (collapsed by ``v1_loops.collapse``) as an ONNX Loop."""
+    from ..graph import convert_nodes, data_inputs, needed_nodes, tensor_key
+    from .control import loop
+
+    frame = cx.model.frames[node.name]
+    nodes = frame.nodes
+    variables = frame.variables
+    n = len(variables)
+    inits, invariants = ins[:n], ins[n:]
+    plumbing = set(frame.entered) | {frame.loop_cond}
+    for v in variables:
+        plumbing |= {v.merge, v.switch, v.next_iteration} | ({v.exit} if v.exit else set())
+    pred_key = data_inputs(nodes[frame.loop_cond])[0]
+    cond_order = [m for m in needed_nodes(nodes, [pred_key.rpartition(":")[0]], stop=plumbing)
+                  if m.name not in plumbing]
+    next_keys = [tensor_key(nodes[v.next_iteration].input[0]) for v in variables]
+    body_order = [m for m in needed_nodes(nodes, [k.rpartition(":")[0] for k in next_keys], stop=plumbing)
+                  if m.name not in plumbing]
+
+    def seed(scope: Context, merged: list[Value]) -> None:
+        for v, value in zip(variables, merged):
+            for key in (f"{v.merge}:0", f"{v.switch}:0", f"{v.switch}:1"):
+                scope.values[key] = value.copy()
+        for e, value in zip(frame.invariants, invariants):
+            scope.values[f"{e}:0"] = value.copy()
+
+    def test(parent: Context, merged: list[Value]) -> Value:
+        scope = Context(cx.model, parent=parent, nodes=parent.nodes)
+        scope.where = f"condition of TF1 loop {frame.name!r}"
+        seed(scope, merged)
+        convert_nodes(scope, cond_order)
+        return scope.lookup(pred_key)
+
+    def step(body: Context, carried: list[Value]) -> tuple[list[Value], Value]:
+        seed(body, carried)
+        convert_nodes(body, body_order)
+        new = [body.lookup(k) for k in next_keys]
+        return new, test(body, new)
+
+    shapes = [None if v.shape is None else tuple(None for _ in v.shape) for v in inits]
+    return loop(cx, node, inits, shapes, step, test(cx, list(inits)))
+
+
+TABLE: dict[str, Handler] = {"Switch": switch, "Merge": merge, "_TFFormatsV1Loop": v1_loop}
