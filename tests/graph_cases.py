@@ -50,6 +50,15 @@ class GraphCase:
     def tf_frozen(self) -> dict[str, Any]:
         return dict(self.doc.get("tf_frozen") or {})
 
+    @property
+    def refuse(self) -> Optional[str]:
+        """Regex of the error freezing must raise, for cases whose outputs cannot be frozen."""
+        return self.doc.get("refuse")
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(self.doc.get("tags") or ("serve",))
+
     def freeze_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {}
         if self.doc.get("variable_map"):
@@ -59,9 +68,21 @@ class GraphCase:
         return options
 
 
-def case_names() -> list[str]:
-    return sorted(p.name for p in GRAPHS_DIR.iterdir()
-                  if (p / "case.json").is_file() and "outputs" in json.loads((p / "case.json").read_text()))
+def _docs() -> dict[str, dict[str, Any]]:
+    out = {}
+    for p in sorted(GRAPHS_DIR.iterdir()):
+        if (p / "case.json").is_file():
+            doc = json.loads((p / "case.json").read_text(encoding="utf-8"))
+            if "outputs" in doc:
+                out[p.name] = doc
+    if not out:
+        raise FileNotFoundError(f"no graph fixtures under {GRAPHS_DIR}; run tools/make_fixtures.py graphs")
+    return out
+
+
+def case_names(*, refused: bool = False) -> list[str]:
+    """Cases that freeze (default), or with ``refused=True`` the ones freezing must refuse."""
+    return [name for name, doc in _docs().items() if bool(doc.get("refuse")) == refused]
 
 
 def load_case(name: str) -> GraphCase:
@@ -73,10 +94,29 @@ def load_case(name: str) -> GraphCase:
     return GraphCase(name, d, doc, feeds, expected)
 
 
-def freeze_case(case: GraphCase) -> Any:
-    """Freeze a case the way a user would: from the SavedModel, or .meta + checkpoint."""
+def freeze_case_report(case: GraphCase) -> Any:
+    """Freeze a case the way a user would (SavedModel, or .meta + checkpoint); the FreezeResult."""
     import tfformats.freezing as fz
 
     if case.saved_model is not None:
-        return fz.freeze_saved_model(case.saved_model, ("serve",), case.doc.get("signature", "serving_default"))
-    return fz.freeze(str(case.meta), str(case.checkpoint), case.outputs, **case.freeze_options())
+        return fz.freeze_saved_model_report(case.saved_model, case.tags, case.doc.get("signature", "serving_default"))
+    return fz.freeze_graph_def(str(case.meta), str(case.checkpoint), case.outputs, warn=False,
+                               **case.freeze_options())
+
+
+def freeze_case(case: GraphCase) -> Any:
+    """The frozen GraphDef of :func:`freeze_case_report`."""
+    return freeze_case_report(case).graph_def
+
+
+def cli_freeze_args(case: GraphCase, output: Any) -> list[str]:
+    """The ``tfformats freeze`` command line that freezes ``case`` like :func:`freeze_case_report`."""
+    if case.saved_model is not None:
+        return ["freeze", str(case.saved_model), "--tag", ",".join(case.tags), "-o", str(output)]
+    args = ["freeze", str(case.meta), "-c", str(case.checkpoint), "--outputs", ",".join(case.outputs),
+            "-o", str(output)]
+    if case.doc.get("use_ema"):
+        args.append("--use-ema")
+    for name, key in (case.doc.get("variable_map") or {}).items():
+        args += ["--variable-map", f"{name}={key}"]
+    return args

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional
 import numpy as np
 
 from .. import dtypes
-from ..errors import GraphError
+from ..errors import GraphError, NotFoundError
 from ..graphs.names import node_name, parse_input
 from ..graphs.prune import reachable
 from ..tensor_proto import from_numpy
@@ -111,8 +111,13 @@ def _asset_path(filename_node: Any, assets: Mapping[str, str], table: str) -> st
 
 
 def _lines(path: str, vocab_size: int, table: str) -> list[bytes]:
-    with open(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise NotFoundError(f"vocabulary of table {table!r} is missing", path) from None
+    except OSError as exc:
+        raise GraphError(f"table {table!r}: cannot read vocabulary {path}: {exc.strerror or exc}") from None
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()  # the newline ending the last line starts no new line
