@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -28,14 +28,15 @@ tf = pytest.importorskip("tensorflow")
 pytestmark = pytest.mark.oracle
 
 import tfformats as tff  # noqa: E402
-from graph_cases import case_names, freeze_case, load_case  # noqa: E402
+from graph_cases import case_names, freeze_case_report, load_case  # noqa: E402
 from tfformats.serving.saved_model import write_saved_model  # noqa: E402
 
 RTOL, ATOL = 1e-5, 1e-6
 GRAPH_CASES = case_names()
-# TFLite's builtin ops have no DynamicPartition / ParallelDynamicStitch (partitioned embedding lookup);
-# TensorFlow's converter refuses the model unless TF Select ops are enabled, whatever wrote the SavedModel.
-NOT_TFLITE = {"partitioned": "DynamicPartition has no TFLite builtin"}
+# Models using ops TFLite has no builtin for (partitioned embedding lookup, tf.Example parsing): TensorFlow's
+# converter refuses them unless TF Select ops are enabled, whatever wrote the SavedModel.
+NOT_TFLITE = {"partitioned": "DynamicPartition has no TFLite builtin",
+              "estimator_vocab": "ParseExampleV2 and string hash tables need TF Select ops"}
 SAVED_MODELS = Path(__file__).resolve().parents[1] / "fixtures" / "saved_models"
 TF2_CASES = ["module", "keras_mlp", "keras_cnn", "multi_io"]
 
@@ -46,11 +47,14 @@ def _tf_graph_def(ours: Any) -> Any:
     return theirs
 
 
-def _run_graph(graph_def: Any, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+def _run_graph(graph_def: Any, fetches: list[str], feeds: dict[str, np.ndarray],
+               init_op: Optional[str] = None) -> list[np.ndarray]:
     graph = tf.Graph()
     with graph.as_default():
         tf.compat.v1.import_graph_def(_tf_graph_def(graph_def), name="")
     with tf.compat.v1.Session(graph=graph) as sess:
+        if init_op is not None:
+            sess.run(init_op)  # the frozen graph's lookup tables are filled first
         return list(sess.run(fetches, feeds))
 
 
@@ -61,10 +65,12 @@ def _close(got: Any, want: np.ndarray, what: str) -> None:
 def _graph_model(name: str, tmp_path: Path) -> tuple[Any, Any, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Frozen graph, SavedModelInfo, feeds by signature key, TF's outputs of the frozen graph by key."""
     case = load_case(name)
-    frozen = freeze_case(case)
+    result = freeze_case_report(case)
+    frozen = result.graph_def
     info = write_saved_model(frozen, tmp_path / "export", inputs=list(case.feeds), outputs=case.fetches)
+    assert info.init_op == result.initializer  # found without being told
     feeds = {key: case.feeds[spec.name] for key, spec in info.inputs.items()}
-    reference = _run_graph(frozen, [s.name for s in info.outputs.values()], case.feeds)
+    reference = _run_graph(frozen, [s.name for s in info.outputs.values()], case.feeds, result.initializer)
     return frozen, info, feeds, dict(zip(info.outputs, reference))
 
 

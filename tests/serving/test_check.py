@@ -129,7 +129,7 @@ def test_a_failed_check_gives_exit_status_1(capsys) -> None:
     case, result = _mlp()
     args = argparse.Namespace(check=True, check_tolerance=1e-5, check_dim=1, outputs="probs", json=False,
                               checkpoint=str(case.checkpoint), tags="serve", signature="serving_default")
-    status, doc = run_check(args, _perturbed(result, "logits/kernel", -1.0), graph=str(case.meta), saved_model=None)
+    status, doc = run_check(args, _perturbed(result, "logits/kernel", -1.0), str(case.meta), None)
     assert status == 1 and doc is not None and not doc["passed"]
     captured = capsys.readouterr()
     assert "DIFFERS" in captured.out and "check failed" in captured.err

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import tfformats as tff
-from graph_cases import freeze_case, load_case
+from graph_cases import freeze_case, freeze_case_report, load_case
 from tfformats.cli import main
 from tfformats.errors import ArgumentError, GraphError, OutputError
 from tfformats.graphs.registry import op_def
-from tfformats.serving.saved_model import PREDICT_METHOD, used_ops, write_saved_model
+from tfformats.serving.saved_model import PREDICT_METHOD, TABLE_INIT_OPS, used_ops, write_saved_model
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,23 @@ def test_cli_errors_are_one_line_with_exit_2(frozen_mlp, tmp_path, capsys) -> No
     assert err.count("\n") == 1 and "did you mean 'probs'" in err
     assert main(["saved-model", str(tmp_path / "missing.pb"), str(tmp_path / "m"), "--outputs", "probs"]) == 2
     assert "missing.pb" in capsys.readouterr().err
+
+
+def test_a_graph_with_lookup_tables_gets_the_freezers_initializer_as_main_op(tmp_path) -> None:
+    case = load_case("estimator_vocab")
+    result = freeze_case_report(case)
+    assert result.initializer is not None
+    info = write_saved_model(result.graph_def, tmp_path / "m", inputs=list(case.feeds), outputs=case.fetches)
+    assert info.init_op == result.initializer
+    meta = tff.read_saved_model(tmp_path / "m").meta_graphs[0]
+    assert list(meta.collection_def["saved_model_main_op"].node_list.value) == [result.initializer]
+    table_inits = {n.name for n in result.graph_def.node if n.op in TABLE_INIT_OPS}
+    assert table_inits and set(meta.collection_def["table_initializer"].node_list.value) == table_inits
+    with pytest.raises(ArgumentError, match="no init op named 'nope'"):
+        write_saved_model(result.graph_def, tmp_path / "n", outputs=case.fetches, init_op="nope")
+
+
+def test_a_graph_without_tables_has_no_main_op(frozen_mlp, tmp_path) -> None:
+    info = write_saved_model(frozen_mlp, tmp_path / "m", outputs=["probs"])
+    assert info.init_op is None
+    assert not tff.read_saved_model(tmp_path / "m").meta_graphs[0].collection_def

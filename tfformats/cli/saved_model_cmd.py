@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output tensors, in the same forms (repeatable)")
     parser.add_argument("--signature", default="serving_default", help="signature key (default serving_default)")
     parser.add_argument("--tag", dest="tags", default="serve", help="comma-separated tag set (default serve)")
+    parser.add_argument("--init-op", metavar="NODE",
+                        help="node TensorFlow runs once at load, e.g. to fill lookup tables (default: the "
+                             "init_all_tables NoOp 'tfformats freeze' adds when the graph has tables)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_DIR when it exists and is not empty")
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")
 
@@ -62,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
     info = write_saved_model(args.graph, args.out_dir, inputs=args.inputs or None, outputs=args.outputs,
                              signature=args.signature, tags=[t for t in args.tags.split(",") if t],
-                             overwrite=args.overwrite)
+                             init_op=args.init_op, overwrite=args.overwrite)
     if args.json:
         print_json({"source": args.graph, "saved_model": info.path, "signature": info.signature, "tags": info.tags,
                     "inputs": {k: spec_doc(s) for k, s in info.inputs.items()},
                     "outputs": {k: spec_doc(s) for k, s in info.outputs.items()}, "ops": info.ops,
-                    "unregistered_ops": info.unregistered_ops, "tensorflow_version": info.tensorflow_version})
+                    "unregistered_ops": info.unregistered_ops, "tensorflow_version": info.tensorflow_version,
+                    "init_op": info.init_op})
     else:
         ins = ", ".join(f"{k}={s.name}" for k, s in info.inputs.items()) or "none"
         outs = ", ".join(f"{k}={s.name}" for k, s in info.outputs.items())

@@ -24,7 +24,15 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
                         help="size given to unknown input dims for --check (default 1)")
 
 
-def run_check(args: argparse.Namespace, result: Any, *, graph: Optional[str],
+def _list(value: Any) -> Optional[list[str]]:
+    """Names from a comma-separated string or a list of them (repeated flags); None when not given."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    return [n.strip() for item in items for n in str(item).split(",") if n.strip()] or None
+
+
+def run_check(args: argparse.Namespace, result: Any, graph: Optional[str],
               saved_model: Optional[str]) -> tuple[int, Optional[dict[str, Any]]]:
     """Run ``--check`` after ``tfformats freeze`` froze ``result``.
 
@@ -42,10 +50,10 @@ def run_check(args: argparse.Namespace, result: Any, *, graph: Optional[str],
         raise ArgumentError(f"--check-dim must be at least 1, not {args.check_dim}")
     from .check import check_freeze_result, report_doc
 
-    outputs = [o for o in (args.outputs or "").split(",") if o] or None
     report = check_freeze_result(result, graph=graph, checkpoint=args.checkpoint, saved_model=saved_model,
-                                 tags=[t for t in args.tags.split(",") if t], signature=args.signature,
-                                 outputs=outputs, tolerance=args.check_tolerance, unknown_dim=args.check_dim)
+                                 tags=_list(args.tags) or ["serve"], signature=args.signature,
+                                 outputs=_list(args.outputs), tolerance=args.check_tolerance,
+                                 unknown_dim=args.check_dim)
     if not args.json:
         shapes = ", ".join(f"{k} {list(v)}" for k, v in report.inputs.items()) or "none"
         print(f"check on random inputs ({shapes}; {report.variables} variables fed from the checkpoint; "

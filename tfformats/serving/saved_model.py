@@ -26,6 +26,11 @@ from .tensors import GraphIndex, TensorSpec
 PREDICT_METHOD = "tensorflow/serving/predict"
 SCHEMA_VERSION = 1  # the only SavedModel schema version TensorFlow has written
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp", "VarIsInitializedOp"})
+TABLE_INIT_OPS = frozenset({"InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile",
+                            "InitializeTableFromTextFileV2", "LookupTableImport", "LookupTableImportV2"})
+FROZEN_INIT_OP = "init_all_tables"  # the NoOp tfformats' freezer groups the table initializers under
+MAIN_OP_KEY = "saved_model_main_op"  # collection TensorFlow's loaders read the op to run at load from
+TABLE_INIT_KEY = "table_initializer"  # collection of the ops that fill lookup tables
 
 TensorNames = Union[str, Sequence[str], Mapping[str, str], None]
 
@@ -41,6 +46,7 @@ class SavedModelInfo(NamedTuple):
     ops: list[str]  # op types listed in stripped_op_list
     unregistered_ops: list[str]  # op types TensorFlow's standard registry does not know (left out of the list)
     tensorflow_version: str
+    init_op: Optional[str] = None  # node run once when the model is loaded (fills lookup tables)
 
 
 def _load_graph(graph: Any) -> tuple[Any, str]:
@@ -140,8 +146,49 @@ def _tensor_info(spec: TensorSpec) -> Any:
     return info
 
 
+def _initializer_groups(index: GraphIndex) -> list[str]:
+    """NoOps named like the freezer's table initializer group (``init_all_tables``, ``init_all_tables_2``)."""
+    pattern = re.compile(re.escape(FROZEN_INIT_OP) + r"(_\d+)?")
+    return [n.name for n in index.graph_def.node if n.op == "NoOp" and pattern.fullmatch(n.name)]
+
+
+def _control_closure(index: GraphIndex, start: str) -> set[str]:
+    """Every node ``start`` waits for, through data and control inputs."""
+    from ..graphs.names import node_name
+
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        node = index.nodes.get(name)
+        if node is None:
+            continue
+        for text in node.input:
+            dep = node_name(text)
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
+
+
+def _init_op(index: GraphIndex, init_op: Optional[str]) -> Optional[str]:
+    """The node to run at load: the one asked for, else the freezer's table initializer group when tables need it."""
+    tables = [n.name for n in index.graph_def.node if n.op in TABLE_INIT_OPS]
+    if init_op is not None:
+        index.require([init_op], "init op")
+        return init_op.lstrip("^")
+    if not tables:
+        return None
+    groups = [n for n in _initializer_groups(index) if set(tables) <= _control_closure(index, n)]
+    if len(groups) == 1:
+        return groups[0]
+    raise ArgumentError(f"{index.source}: the graph fills lookup tables ({', '.join(tables[:3])}); name the op that "
+                        "runs their initializers at load (init_op= / --init-op)")
+
+
 def build_saved_model(graph_def: Any, inputs: Mapping[str, TensorSpec], outputs: Mapping[str, TensorSpec], *,
-                      signature: str = "serving_default", tags: Sequence[str] = ("serve",)) -> tuple[Any, list[str]]:
+                      signature: str = "serving_default", tags: Sequence[str] = ("serve",),
+                      init_op: Optional[str] = None) -> tuple[Any, list[str]]:
     """The SavedModel message and the op types left out of its op list."""
     from ..graphs.registry import bundled_registry
     from ..proto import SavedModel
@@ -159,6 +206,11 @@ def build_saved_model(graph_def: Any, inputs: Mapping[str, TensorSpec], outputs:
         sig.inputs[key].CopyFrom(_tensor_info(spec))
     for key, spec in outputs.items():
         sig.outputs[key].CopyFrom(_tensor_info(spec))
+    if init_op is not None:
+        meta.collection_def[MAIN_OP_KEY].node_list.value.append(init_op)
+        tables = [n.name for n in graph_def.node if n.op in TABLE_INIT_OPS]
+        if tables:
+            meta.collection_def[TABLE_INIT_KEY].node_list.value.extend(tables)
     return saved, unknown
 
 
@@ -212,7 +264,7 @@ def _write_folder(saved: Any, target: str) -> None:
 
 def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = None, outputs: TensorNames,
                       signature: str = "serving_default", tags: Sequence[str] = ("serve",),
-                      overwrite: bool = False) -> SavedModelInfo:
+                      init_op: Optional[str] = None, overwrite: bool = False) -> SavedModelInfo:
     """Write a frozen GraphDef as a TF1 SavedModel folder with one predict signature.
 
     Args:
@@ -223,6 +275,8 @@ def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = No
         outputs: tensors the signature returns, in the same forms. A key defaults to the node name.
         signature: the SignatureDef key.
         tags: the meta graph's tag set.
+        init_op: a node TensorFlow runs once at load (its main op). Default: when the graph fills lookup
+            tables, the ``init_all_tables`` NoOp tfformats' freezer adds.
 
     Raises:
         ArgumentError: an input or output is not in the graph (with close names).
@@ -245,7 +299,9 @@ def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = No
     tag_list = [t for t in tags if t]
     if not tag_list:
         raise ArgumentError("give at least one tag (serve)")
-    saved, unknown = build_saved_model(graph_def, in_specs, out_specs, signature=signature, tags=tag_list)
+    init = _init_op(index, init_op)
+    saved, unknown = build_saved_model(graph_def, in_specs, out_specs, signature=signature, tags=tag_list,
+                                       init_op=init)
 
     target = os.fspath(out_dir).rstrip("/") or os.fspath(out_dir)
     _prepare_target(target, overwrite)
@@ -253,7 +309,7 @@ def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = No
     meta = saved.meta_graphs[0]
     return SavedModelInfo(target, signature, tag_list, in_specs, out_specs,
                           [op.name for op in meta.meta_info_def.stripped_op_list.op], unknown,
-                          meta.meta_info_def.tensorflow_version)
+                          meta.meta_info_def.tensorflow_version, init)
 
 
 __all__ = ["PREDICT_METHOD", "SavedModelInfo", "build_saved_model", "default_key", "parse_names",
