@@ -99,6 +99,10 @@ def test_a_graph_with_variables_is_refused(tmp_path) -> None:
     case = load_case("mlp")
     with pytest.raises(GraphError, match="still has variables"):
         write_saved_model(case.graph, tmp_path / "m", outputs=["probs"])
+    with pytest.raises(ArgumentError, match="is a MetaGraphDef, not a frozen GraphDef"):
+        write_saved_model(case.meta, tmp_path / "m", outputs=["probs"])
+    with pytest.raises(ArgumentError, match="is a SavedModel"):
+        write_saved_model(load_case("tf1_saved_model").saved_model, tmp_path / "m", outputs=["probs"])
 
 
 def test_a_non_empty_folder_is_kept_unless_overwrite(frozen_mlp, tmp_path) -> None:

@@ -51,9 +51,19 @@ class SavedModelInfo(NamedTuple):
 
 def _load_graph(graph: Any) -> tuple[Any, str]:
     if isinstance(graph, (str, os.PathLike)):
-        from ..graphs.read import read_graph_def
+        from ..graphs.read import read_message
 
-        return read_graph_def(graph), os.fspath(graph)
+        path = os.fspath(graph)
+        if not os.path.exists(path):
+            from ..errors import ModelNotFoundError
+
+            raise ModelNotFoundError("no such file", path)
+        kind, message = read_message(path)
+        if kind != "graph":
+            what = "a SavedModel" if kind == "saved_model" else "a MetaGraphDef"
+            raise ArgumentError(f"{path}: this is {what}, not a frozen GraphDef; freeze it first "
+                                "(tfformats freeze ... -o frozen.pb)")
+        return message, path
     if type(graph).DESCRIPTOR.full_name != "tensorflow.GraphDef":
         raise TypeError(f"expected a GraphDef or a path, not {type(graph).DESCRIPTOR.full_name}")
     return graph, "<graph>"
