@@ -63,9 +63,9 @@ class MissingExtraError(TFFormatsError, ImportError):
     """A URL needs a package that is not installed (fsspec or the file system's backend)."""
 
     def __init__(self, detail: str, path: PathLike) -> None:
+        super().__init__(f"{os.fspath(path)}: {detail}")
         self.detail = detail
-        self.path = os.fspath(path)
-        super().__init__(f"{self.path}: {detail}")
+        self.path = os.fspath(path)  # after ImportError.__init__, which sets its own ``path`` to None
 
     def __str__(self) -> str:
         return f"{self.path}: {self.detail}"
@@ -93,6 +93,10 @@ def remote_error(exc: BaseException, url: str) -> TFFormatsError:
     """The tfformats error for an exception a file system raised while serving ``url``."""
     if isinstance(exc, TFFormatsError):
         return exc
+    cause = exc.__cause__
+    if isinstance(exc, FileNotFoundError) and isinstance(cause, (OSError, TimeoutError)) \
+            and not isinstance(cause, FileNotFoundError) and _status(cause) is None:
+        exc = cause  # fsspec's HTTP file system reports a refused connection as a missing file
     status = _status(exc)
     if status in (401, 403) or isinstance(exc, PermissionError):
         return RemoteAccessError(f"access denied{f' (HTTP {status})' if status else ''}: "
