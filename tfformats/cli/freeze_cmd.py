@@ -109,6 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for ignored in ("--input_saver", "--restore_op_name", "--filename_tensor_name", "--checkpoint_version"):
         parser.add_argument(ignored, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    from ..serving.check_cli import add_check_arguments
+
+    add_check_arguments(parser)
 
 
 def _source(args: argparse.Namespace) -> tuple[Optional[str], Optional[str]]:
@@ -181,8 +184,12 @@ def run(args: argparse.Namespace) -> int:
                             + (f"; run {result.initializer!r} once before the outputs" if result.initializer
                                else " (this graph uses none)"))
     warning = "; ".join(warnings_out) or None
+    from ..serving.check_cli import run_check
+
+    check_status, check = run_check(args, result, *_source(args))
     if args.json:
-        print_json(_report(result, source, args.output, size, warning), out=sys.stdout)
+        print_json({**_report(result, source, args.output, size, warning), **({"check": check} if check else {})},
+                   out=sys.stdout)
     else:
         kept = f", {len(result.kept)} left as variables" if result.kept else ""
         print(f"froze {len(result.frozen)} variable{'s' if len(result.frozen) != 1 else ''}{kept}: "
@@ -192,4 +199,4 @@ def run(args: argparse.Namespace) -> int:
                   f"({len(result.tables)} table{'s' if len(result.tables) != 1 else ''})")
     for text in warnings_out:
         print(f"tfformats freeze: warning: {text}", file=sys.stderr)
-    return 0
+    return check_status
