@@ -153,9 +153,12 @@ def freeze_graph_def(graph: GraphInput, checkpoint: CheckpointInput, output_node
         check_writes(out, wanted, outputs)
         _check_function_uses(out, wanted, {})
     except GraphError as exc:
-        raise GraphError(f"{path}: {exc}" if path else str(exc)) from None
-    sources = _freeze_values(graph_def, meta, out, checkpoint, wanted, by_name, variable_map, use_ema,
-                             storage_options)
+        raise GraphError(f"{path}: {exc}" if path and path not in str(exc) else str(exc)) from None
+    try:
+        sources = _freeze_values(graph_def, meta, out, checkpoint, wanted, by_name, variable_map, use_ema,
+                                 storage_options)
+    except GraphError as exc:
+        raise GraphError(f"{path}: {exc}" if path and path not in str(exc) else str(exc)) from None
     if use_ema:
         _check_ema(sources, path)
     if meta is not None and meta.meta_info_def.stripped_default_attrs:

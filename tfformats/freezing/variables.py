@@ -73,6 +73,30 @@ def saver_scope(saver_def: Any) -> str:
     return name.rpartition("/")[0] + "/" if "/" in name else ""
 
 
+# Inputs of each restore op: (tensor names, shape-and-slices); None means "whole tensors".
+RESTORE_INPUTS = {"RestoreV2": (1, 2), "RestoreSlice": (1, 2), "Restore": (1, None)}
+
+
+def _restore_names(restore: Any, by_name: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """``(checkpoint keys, slice specs)`` a restore op reads, from its Const inputs."""
+    names_at, specs_at = RESTORE_INPUTS[restore.op]
+    needed = max(names_at, specs_at or 0) + 1
+    if len(restore.input) < needed:
+        raise GraphError(f"restore node {restore.name!r} ({restore.op}) has {len(restore.input)} inputs, "
+                         f"not {needed}; cannot tell which checkpoint keys it reads")
+
+    def const_input(position: int, what: str) -> list[str]:
+        name = node_name(restore.input[position])
+        if name not in by_name:
+            raise GraphError(f"restore node {restore.name!r} reads its {what} from {name!r}, which is not in "
+                             "the graph")
+        return _const_strings(by_name[name])
+
+    names = const_input(names_at, "tensor names")
+    specs = const_input(specs_at, "shape and slices") if specs_at is not None else [""] * len(names)
+    return names, specs
+
+
 def restore_mapping(graph_def: Any, saver_def: Any = None,
                     by_name: Optional[Mapping[str, Any]] = None) -> dict[str, VariableSource]:
     """``{variable node: source}`` read from the saver's restore subgraph.
@@ -97,19 +121,17 @@ def restore_mapping(graph_def: Any, saver_def: Any = None,
         if restore is None or restore.op not in RESTORE_OPS:
             continue
         if restore.name not in names_cache:
-            names = _const_strings(by_name[node_name(restore.input[1])])
-            if restore.op == "Restore":
-                specs = [""] * len(names)
-            else:
-                specs = _const_strings(by_name[node_name(restore.input[2])])
-            names_cache[restore.name] = (names, specs)
+            names_cache[restore.name] = _restore_names(restore, by_name)
         names, specs = names_cache[restore.name]
         if restore.op != "RestoreV2":
             index = 0
         if index >= len(names):
             raise GraphError(f"{node.name} reads output {index} of {restore.name}, which restores "
                              f"only {len(names)} tensors")
-        full_shape, extents = _spec(specs[index] if index < len(specs) else "")
+        try:
+            full_shape, extents = _spec(specs[index] if index < len(specs) else "")
+        except ValueError as exc:
+            raise GraphError(f"{node.name}: {exc} in {restore.name}") from None
         out[var] = VariableSource(var, names[index], full_shape, extents, "saver")
     return out
 
