@@ -154,19 +154,26 @@ def for_meta(program: Program, gid: int, meta: Any, *, saved_model: bool) -> Ent
     return points
 
 
-def _assets(program: Program, gid: int, meta: Any, points: EntryPoints) -> None:
+def asset_defs(meta: Any) -> tuple[list[Any], bool]:
+    """The AssetFileDefs of a MetaGraphDef (field and TF1 collection); True when an entry is not one."""
     from ..proto import AssetFileDef
 
     assets = list(meta.asset_file_def)
+    broken = False
     if ASSETS_COLLECTION in meta.collection_def:
         for item in meta.collection_def[ASSETS_COLLECTION].any_list.value:
             asset = AssetFileDef()
             try:
                 asset.ParseFromString(item.value)
-            except Exception:  # reported by the asset check; a broken entry names no tensor
+            except Exception:  # protobuf's DecodeError: the caller reports the file
+                broken = True
                 continue
             assets.append(asset)
-    for asset in assets:
+    return assets, broken
+
+
+def _assets(program: Program, gid: int, meta: Any, points: EntryPoints) -> None:
+    for asset in asset_defs(meta)[0]:
         points.asset_names.append(asset.filename)
         if asset.tensor_info.name:
             points.assets[(gid, node_of(asset.tensor_info.name))] = asset.filename
@@ -223,6 +230,6 @@ def _object_graph(program: Program, gid: int, meta: Any, points: EntryPoints) ->
                     points.bound[(gid, name, first + k)] = ("asset", asset_files[index].filename)
 
 
-__all__ = ["ASSETS_COLLECTION", "Entry", "EntryPoints", "INIT_OP_SIGNATURE", "KERAS_LOADER", "LOADERS",
+__all__ = ["ASSETS_COLLECTION", "asset_defs", "Entry", "EntryPoints", "INIT_OP_SIGNATURE", "KERAS_LOADER", "LOADERS",
            "SAVER_RESTORE", "Saver", "TF1_LOADER", "TF2_LOADER", "conventional_savers", "for_graph", "for_meta",
            "graph_sinks"]

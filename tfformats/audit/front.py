@@ -125,8 +125,9 @@ def _judge(report: Report, program: Program, points: EntryPoints, catalog: Catal
 
 
 def _describe_meta(report: Report, meta: Any, where: tuple[str, ...]) -> None:
-    """Signatures and asset references of one MetaGraphDef (for the report)."""
-    from .entries import INIT_OP_SIGNATURE, for_meta  # noqa: F401  (same module family)
+    """Signatures, asset references and Keras object metadata of one MetaGraphDef."""
+    from .entries import ASSETS_COLLECTION, asset_defs
+    from .extras import judge_keras_json
 
     loc = " > ".join(where)
     for key in sorted(meta.signature_def):
@@ -135,24 +136,12 @@ def _describe_meta(report: Report, meta: Any, where: tuple[str, ...]) -> None:
             "meta_graph": loc, "name": key, "method": sig.method_name,
             "inputs": {k: v.name for k, v in sorted(sig.inputs.items())},
             "outputs": {k: v.name for k, v in sorted(sig.outputs.items())}})
-    from .entries import ASSETS_COLLECTION
-    from ..proto import AssetFileDef
-
-    assets = list(meta.asset_file_def)
-    if ASSETS_COLLECTION in meta.collection_def:
-        for item in meta.collection_def[ASSETS_COLLECTION].any_list.value:
-            asset = AssetFileDef()
-            try:
-                asset.ParseFromString(item.value)
-            except Exception:
-                raise FormatError(f"collection {ASSETS_COLLECTION} holds an entry that is not an AssetFileDef",
-                                  report.path) from None
-            assets.append(asset)
+    assets, broken = asset_defs(meta)
+    if broken:
+        raise FormatError(f"collection {ASSETS_COLLECTION} holds an entry that is not an AssetFileDef", report.path)
     for asset in assets:
         judge_asset_name(report, asset.filename, asset.tensor_info.name, loc)
     if meta.HasField("object_graph_def"):
-        from .extras import judge_keras_json
-
         for i, node in enumerate(meta.object_graph_def.nodes):
             if node.WhichOneof("kind") == "user_object" and node.user_object.metadata:
                 judge_keras_json(report, node.user_object.metadata, f"{loc} > object {i}")

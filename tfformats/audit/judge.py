@@ -27,6 +27,11 @@ _NOTE_SEVERITY = {"embedded_graph": "low", "recursion": "medium", "budget": "hig
 _PASS_TO_CONST = {"Identity", "Snapshot", "StopGradient"}
 
 
+def rule_id(category: str) -> str:
+    """The stable rule id of a finding category (``file_write`` -> ``TFA-file-write``)."""
+    return f"TFA-{category.replace('_', '-')}"
+
+
 @dataclass(frozen=True)
 class Finding:
     severity: str
@@ -41,7 +46,7 @@ class Finding:
 
     @property
     def rule_id(self) -> str:
-        return f"TFA-{self.category.replace('_', '-')}"
+        return rule_id(self.category)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule_id": self.rule_id, "severity": self.severity, "category": self.category,
@@ -220,4 +225,4 @@ def _const_source(program: Program, body: Any, node: Any) -> Optional[str]:
     return None
 
 
-__all__ = ["Finding", "Judge", "Note", "RESTORE_OPS", "SAVE_OPS", "at_least", "raise_one"]
+__all__ = ["Finding", "Judge", "Note", "RESTORE_OPS", "SAVE_OPS", "at_least", "raise_one", "rule_id"]

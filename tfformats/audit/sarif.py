@@ -13,6 +13,7 @@ import urllib.parse
 from typing import Any
 
 from .catalog import default_catalog
+from .judge import rule_id
 from .report import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -35,10 +36,6 @@ def _graph_file(report: Report) -> str:
             if os.path.exists(candidate):
                 return candidate
     return report.path
-
-
-def rule_id(category: str) -> str:
-    return f"TFA-{category.replace('_', '-')}"
 
 
 def to_sarif(report: Report) -> dict[str, Any]:
