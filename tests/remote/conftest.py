@@ -196,6 +196,9 @@ def s3_endpoint() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -219,7 +222,8 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
                "client_kwargs": {"region_name": "us-east-1"}}
     fs = s3fs.S3FileSystem(**options)
     bucket = f"tff-{uuid.uuid4().hex[:12]}"
-    fs.mkdir(bucket)
+    fs.call_s3("create_bucket", Bucket=bucket)
+    fs.invalidate_cache()
     try:
         yield {"options": options, "bucket": bucket, "fs": fs}
     finally:

@@ -114,11 +114,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_check_arguments(parser)
 
 
+def _remote_folder(path: str, args: argparse.Namespace) -> bool:
+    from .._io import fs
+    from .._io.source import is_url
+
+    return is_url(path) and (path.endswith("/") or fs.isdir(path, storage_options=args.storage_options))
+
+
 def _source(args: argparse.Namespace) -> tuple[Optional[str], Optional[str]]:
     """``(graph path, saved model dir)`` from the positional and freeze_graph-style flags."""
     saved_model = args.saved_model
     graph = args.input_meta_graph or args.graph or args.input_graph
-    if saved_model is None and graph is not None and os.path.isdir(graph):
+    if saved_model is None and graph is not None and (os.path.isdir(graph) or _remote_folder(graph, args)):
         saved_model, graph = graph, None
     for path in (graph, saved_model):
         if path is not None and "://" not in path and not os.path.exists(path):
@@ -145,7 +152,8 @@ def _freeze(args: argparse.Namespace) -> tuple[Any, str]:
         raise ArgumentError("give the output file with -o/--output (freeze_graph.py: --output_graph)")
     options: dict[str, Any] = dict(variable_map=dict(args.variable_map) or None,
                                    clear_devices=args.clear_devices and not args.keep_devices,
-                                   keep=_names(args.keep), skip=_names(args.skip), use_ema=args.use_ema)
+                                   keep=_names(args.keep), skip=_names(args.skip), use_ema=args.use_ema,
+                                   storage_options=args.storage_options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the zero-variables case is reported below
         if saved_model is not None:
@@ -173,8 +181,11 @@ def run(args: argparse.Namespace) -> int:
     from .output import human_bytes, print_json
 
     result, source = _freeze(args)
-    write_graph_def(result.graph_def, args.output, as_text=args.as_text)
-    size = os.path.getsize(args.output)
+    write_graph_def(result.graph_def, args.output, as_text=args.as_text, storage_options=args.storage_options)
+    from .._io import fs
+
+    found = fs.info(args.output, storage_options=args.storage_options)
+    size = int(found.get("size") or 0) if found is not None else 0
     warnings_out = []
     if not result.frozen and result.variables_in_graph:
         warnings_out.append(f"froze 0 variables although the graph has {result.variables_in_graph}; "
