@@ -16,8 +16,7 @@ tfformats and TensorFlow alternating:
   + ``as_graph_def`` + serialize (timed after ``import tensorflow``; the
   import time is reported separately);
 * the whole ``tfformats freeze --saved-model DIR -o frozen.pb`` process
-  (interpreter start included), or the same work through the library when
-  the command is not available.
+  (interpreter start included).
 
 The report gives medians and the ratio TensorFlow / tfformats.
 """
@@ -77,7 +76,7 @@ with open(sys.argv[2], "wb") as f:
     f.write(data)
 done = time.perf_counter()
 print(json.dumps({"import": imported - started, "freeze": done - imported, "bytes": len(data),
-                  "nodes": len(result.graph_def.node), "variables": len(result.variables),
+                  "nodes": len(result.graph_def.node), "variables": len(result.frozen),
                   "functions": len(result.graph_def.library.function)}))
 """
 
@@ -100,32 +99,15 @@ print(json.dumps({"import": imported - started, "load": after_load - imported, "
                   "freeze": done - imported, "bytes": len(data), "nodes": len(graph_def.node)}))
 """
 
-LIBRARY_CLI = r"""
-import sys
-from tfformats.freezing.saved_model_v2 import load_and_freeze
-from tfformats.graphs.read import write_graph_def
-write_graph_def(load_and_freeze(sys.argv[1]).graph_def, sys.argv[2])
-"""
-
-
 def _run_json(python: str, script: str, *args: str) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
     out = subprocess.run([python, "-c", script, *args], env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _has_freeze_command(python: str) -> bool:
+def _whole_process(python: str, model: Path, output: Path) -> float:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([python, "-m", "tfformats", "freeze", "--help"], env=env, capture_output=True, text=True)
-    return out.returncode == 0 and "--saved-model" in out.stdout
-
-
-def _whole_process(python: str, model: Path, output: Path, use_cli: bool) -> float:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if use_cli:
-        command = [python, "-m", "tfformats", "freeze", "--saved-model", str(model), "-o", str(output)]
-    else:
-        command = [python, "-c", LIBRARY_CLI, str(model), str(output)]
+    command = [python, "-m", "tfformats", "freeze", "--saved-model", str(model), "-o", str(output)]
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True)
     return time.perf_counter() - started
@@ -151,14 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {model.name}, saved_model.pb {(model / 'saved_model.pb').stat().st_size / 1e6:.1f} MB, "
           f"variables {variables_bytes / 1e6:.1f} MB")
 
-    use_cli = _has_freeze_command(args.python_core)
     ours, theirs, whole = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         out_ours, out_tf = Path(tmp, "ours.pb"), Path(tmp, "tf.pb")
         for i in range(args.runs):
             ours.append(_run_json(args.python_core, OURS, str(model), str(out_ours)))
             theirs.append(_run_json(args.python_tf, THEIRS, str(model), str(out_tf)))
-            whole.append(_whole_process(args.python_core, model, Path(tmp, "cli.pb"), use_cli))
+            whole.append(_whole_process(args.python_core, model, Path(tmp, "cli.pb")))
             print(f"  run {i + 1}: ours {ours[-1]['freeze']:.3f} s, TF {theirs[-1]['freeze']:.3f} s "
                   f"(+ import {theirs[-1]['import']:.2f} s), whole process {whole[-1]:.3f} s", flush=True)
 
@@ -175,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
           f"import tensorflow {med(theirs, 'import'):.2f} s; {theirs[0]['nodes']} nodes, "
           f"{theirs[0]['bytes'] / 1e6:.1f} MB)")
     print(f"ratio TensorFlow / tfformats (median of pairs): {ratio:.1f}x")
-    what = "tfformats freeze --saved-model" if use_cli else "python -c load_and_freeze + write (no freeze command yet)"
-    print(f"whole process, {what}: median {statistics.median(whole):.3f} s")
+    print(f"whole process, tfformats freeze --saved-model: median {statistics.median(whole):.3f} s")
     return 0
 
 
