@@ -30,8 +30,8 @@ ROOT = HERE.parent
 
 # name: (variables, elements per variable) or (count,) for the small one
 SIZES = {
-    "full": {"big": (200, 1600 * 1600), "small": 100_000, "sharded": (8, 32 << 20)},
-    "quick": {"big": (50, 512 * 512), "small": 10_000, "sharded": (8, 1 << 20)},
+    "full": {"big": (200, 1600 * 1600), "small": 100_000, "tiny": 100_000, "sharded": (8, 32 << 20)},
+    "quick": {"big": (50, 512 * 512), "small": 10_000, "tiny": 10_000, "sharded": (8, 1 << 20)},
 }
 
 
@@ -71,6 +71,17 @@ def _generate_small(path: Path, count: int) -> None:
                       tensors=tensors)
 
 
+def _generate_tiny(path: Path, count: int) -> None:
+    """``count`` float32[4] tensors written by one SaveV2: per-call overhead dominates reading them."""
+    import numpy as np
+    import tensorflow as tf
+
+    values = np.random.default_rng(3).standard_normal((count, 4), dtype=np.float32)
+    names = [f"layer_{i // 100:04d}/w_{i % 100:02d}" for i in range(count)]
+    tf.raw_ops.SaveV2(prefix=str(path / "ckpt"), tensor_names=names, shape_and_slices=[""] * count,
+                      tensors=[tf.constant(v) for v in values])
+
+
 def _generate_sharded(path: Path, count: int, elements: int) -> None:
     import numpy as np
     import tensorflow as tf
@@ -91,6 +102,7 @@ def generate_in_tf(data_dir: Path, mode: str) -> None:
     jobs: dict[str, Callable[[Path], None]] = {
         "big": lambda p: _generate_big(p, *sizes["big"]),
         "small": lambda p: _generate_small(p, sizes["small"]),
+        "tiny": lambda p: _generate_tiny(p, sizes["tiny"]),
         "sharded": lambda p: _generate_sharded(p, *sizes["sharded"]),
     }
     for name, job in jobs.items():
@@ -119,7 +131,7 @@ def _worker(side: str, task: str, path: str) -> dict[str, Any]:
             return tf.train.load_checkpoint(p)
 
         def names(r: Any) -> list[str]:
-            return list(r.get_variable_to_shape_map())
+            return sorted(r.get_variable_to_shape_map())
 
         def listing(p: str) -> Any:
             return tf.train.list_variables(p)
@@ -133,7 +145,7 @@ def _worker(side: str, task: str, path: str) -> dict[str, Any]:
             return tff.load_checkpoint(p)
 
         def names(r: Any) -> list[str]:
-            return r.keys()
+            return sorted(r.get_variable_to_shape_map())
 
         def listing(p: str) -> Any:
             return tff.list_variables(p)
@@ -143,6 +155,9 @@ def _worker(side: str, task: str, path: str) -> dict[str, Any]:
 
     import numpy as np
 
+    if task.endswith("_cold"):
+        evict(path)
+        task = task[: -len("_cold")]
     base = _rss_mb()
     nbytes = 0
     start = time.perf_counter()
@@ -173,6 +188,33 @@ def _worker(side: str, task: str, path: str) -> dict[str, Any]:
         raise SystemExit(f"unknown task {task}")
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "bytes": nbytes, "rss_mb": _rss_mb(), "rss_growth_mb": _rss_mb() - base}
+
+
+def checkpoint_files(prefix: str) -> list[Path]:
+    p = Path(prefix)
+    return sorted(p.parent.glob(p.name + ".*"))
+
+
+def evict(prefix: str) -> None:
+    """Drop a checkpoint's files from the page cache (posix_fadvise DONTNEED), so the next read is cold."""
+    for file in checkpoint_files(prefix):
+        fd = os.open(file, os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def plain_read(prefix: str) -> dict[str, Any]:
+    """The baseline: ``dd bs=16M`` of every data file after eviction, as a plain sequential read."""
+    evict(prefix)
+    files = [f for f in checkpoint_files(prefix) if ".data-" in f.name]
+    start = time.perf_counter()
+    for f in files:
+        subprocess.run(["dd", f"if={f}", "of=/dev/null", "bs=16M"], check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "bytes": sum(f.stat().st_size for f in files), "rss_mb": 0.0, "rss_growth_mb": 0.0}
 
 
 def _run_worker(python: str, side: str, task: str, path: str) -> dict[str, Any]:
@@ -284,6 +326,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     base = args.data / mode
     big, small, sharded = base / "big" / "ckpt", base / "small" / "ckpt", base / "sharded" / "ckpt"
+    tiny = base / "tiny" / "ckpt"
     inspect_path = args.inspect_path
     if inspect_path is None:
         sample = ROOT / "tests" / "fixtures" / "ckpt" / "sample"
@@ -308,6 +351,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     pair(f"small ({SIZES[mode]['small']:,} tensors): open", "open", small)
     pair("small: list_variables", "list", small)
     pair("small: read every tensor", "read_all", small)
+    pair(f"tiny ({SIZES[mode]['tiny']:,} float32[4], one SaveV2): open + shape map + get_tensor of every key",
+         "read_all", tiny)
+    pair("tiny: list_variables", "list", tiny)
+    pair(f"big ({gb:.2f} GB), cold cache: read every tensor, owned arrays", "read_all_cold", big, "GB/s")
+    pair(f"big ({gb:.2f} GB), cold cache: reader.items() (vs TF read)", "read_items_cold", big, "GB/s",
+         tf_task="read_all_cold")
+    dd_row = Row(f"big ({gb:.2f} GB), cold cache: plain sequential read, dd bs=16M (baseline)", "GB/s")
+    plan.append((dd_row, lambda _: plain_read(str(big)), None))
     inspect_row = Row(f"whole process: tfformats inspect vs TF inspect_checkpoint ({inspect_path.name})")
     plan.append((inspect_row,
                  lambda _: _run_process([args.tff_python, "-m", "tfformats", "inspect", str(inspect_path)]),

@@ -89,12 +89,7 @@ def decode_entry(name: str, value: bytes, header: Header, path: Optional[PathLik
             known = cache.get(head)
             if known is None:
                 row, shape = _dtype_and_shape(name, value, path)
-                n = 1
-                for d in shape:
-                    n *= d
-                # The size a whole tensor must have: exact for POD, at least 4 for strings.
-                known = (row, shape, n * row.itemsize if row.itemsize else (-4 if row.is_string else 0))
-                cache[head] = known
+                known = cache[head] = (row, shape, _expected_size(row, shape))
             row, shape, expected = known
             shard_id, offset, size, crc = fields
             if shard_id < header.num_shards and (size == expected if row.itemsize else size >= -expected):
@@ -177,6 +172,50 @@ def _checked_dtype_and_shape(name: str, enum: int, dims: list[int], unknown_rank
     if unknown_rank:
         raise FormatError(f"{what} has a shape of unknown rank", path)
     return row, check_shape(dims, what, path)
+
+
+class Heads(NamedTuple):
+    """The dtype-and-shape prefix of many entries, decoded once per distinct prefix."""
+
+    ids: list[int]  # per entry: an index into ``rows``, or -1 for an entry of unusual layout
+    rows: list[tuple[DType, tuple[int, ...], int]]  # (dtype, shape, expected size) of each distinct prefix
+
+
+def decode_heads(names: Sequence[str], values: Sequence[bytes], path: Optional[PathLike] = None,
+                 cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None) -> Heads:
+    """Group entries by their ``08 <dtype> 12 <len> <shape>`` prefix; each distinct one is checked once."""
+    known_of = cache if cache is not None else {}
+    seen: dict[bytes, int] = {}
+    rows: list[tuple[DType, tuple[int, ...], int]] = []
+    ids: list[int] = []
+    add = ids.append
+    for name, value in zip(names, values):
+        if len(value) > 4 and value[0] == 0x08 and value[1] < 0x80 and value[2] == 0x12 and value[3] < 0x80:
+            head = value[:4 + value[3]]
+            hid = seen.get(head)
+            if hid is None:
+                known = known_of.get(head)
+                if known is None:
+                    row, shape = _dtype_and_shape(name, value, path)
+                    known = known_of[head] = (row, shape, _expected_size(row, shape))
+                hid = seen[head] = len(rows)
+                rows.append(known)
+            add(hid)
+        else:
+            add(-1)
+    return Heads(ids, rows)
+
+
+def dtypes_and_shapes(names: Sequence[str], values: Sequence[bytes], heads: Heads,
+                      path: Optional[PathLike] = None) -> list[tuple[DType, tuple[int, ...]]]:
+    """Only the dtype and shape of each entry: what listing a checkpoint needs."""
+    pairs = [(row, shape) for row, shape, _ in heads.rows]
+    return [pairs[h] if h >= 0 else _dtype_and_shape(names[i], values[i], path) for i, h in enumerate(heads.ids)]
+
+
+def _expected_size(row: DType, shape: tuple[int, ...]) -> int:
+    """The size a whole tensor must have: exact for fixed-size dtypes, at least 4 (as -4) for strings."""
+    return num_elements(shape) * row.itemsize if row.itemsize else (-4 if row.is_string else 0)
 
 
 def _dtype_and_shape(name: str, value: bytes, path: Optional[PathLike]) -> tuple[DType, tuple[int, ...]]:
@@ -423,61 +462,45 @@ def _decode_tails(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.
 
 
 def decode_entries(names: Sequence[str], values: Sequence[bytes], header: Header, path: Optional[PathLike] = None,
-                   cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None) -> list[Entry]:
-    """Decode many entries; the same result as :func:`decode_entry` on each, much faster in bulk."""
+                   cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None,
+                   heads: Optional[Heads] = None) -> list[Entry]:
+    """Decode many entries; the same result as :func:`decode_entry` on each, much faster in bulk.
+
+    ``heads`` (from :func:`decode_heads` on the same entries, e.g. when they were listed first) saves
+    decoding the dtype-and-shape prefixes again.
+    """
     count = len(values)
     if cache is None:
         cache = {}
     if count == 0:
         return []
+    if heads is None:
+        heads = decode_heads(names, values, path, cache)
     lengths = np.fromiter(map(len, values), np.int64, count)
     ends = np.cumsum(lengths)
     starts = ends - lengths
     # Padding lets every column read a few bytes past an entry without an index check.
     buf = np.frombuffer(b"".join(values) + bytes(16), np.uint8)
-    ok = lengths > 4
-    probe = np.where(ok, starts, 0)
-    ok &= (buf[probe] == 0x08) & (buf[probe + 1] < 0x80) & (buf[probe + 2] == 0x12) & (buf[probe + 3] < 0x80)
+    head_ids = np.array(heads.ids, np.int64)
+    ok = head_ids >= 0
     shard_ids, offsets, sizes, crcs, ok = _decode_tails(buf, np.where(ok, starts, 0), np.where(ok, ends, 0), ok)
-
-    fast = np.flatnonzero(ok).tolist()
-    heads: dict[bytes, int] = {}
-    known_rows: list[tuple[DType, tuple[int, ...], int]] = []
-    fast_ids: list[int] = []
-    add_id = fast_ids.append
-    for i in fast:
-        value = values[i]
-        head = value[:4 + value[3]]
-        hid = heads.get(head)
-        if hid is None:
-            known = cache.get(head)
-            if known is None:
-                row, shape = _dtype_and_shape(names[i], value, path)
-                n = 1
-                for d in shape:
-                    n *= d
-                known = (row, shape, n * row.itemsize if row.itemsize else (-4 if row.is_string else 0))
-                cache[head] = known
-            hid = heads[head] = len(known_rows)
-            known_rows.append(known)
-        add_id(hid)
-    head_ids = np.zeros(count, np.int64)
-    head_ids[fast] = fast_ids
-    expected = np.array([k[2] for k in known_rows] or [0], np.int64)[head_ids]
-    fixed = np.array([bool(k[0].itemsize) for k in known_rows] or [False], bool)[head_ids]
+    head_ids[~ok] = 0
+    rows = heads.rows or [(dtypes.lookup(dtypes.FLOAT), (), 0)]
+    expected = np.array([k[2] for k in rows], np.int64)[head_ids]
+    fixed = np.array([bool(k[0].itemsize) for k in rows], bool)[head_ids]
     signed_sizes = sizes.astype(np.int64)
     ok &= np.where(fixed, signed_sizes == expected, signed_sizes >= -expected) & (shard_ids < header.num_shards)
 
-    out: list[Entry] = [None] * count  # type: ignore[list-item]  # every slot is filled below
     good = np.flatnonzero(ok)
     good_ids = head_ids[good].tolist()
-    row_of = [k[0] for k in known_rows]
-    shape_of = [k[1] for k in known_rows]
+    row_of = [k[0] for k in rows]
+    shape_of = [k[1] for k in rows]
     built = map(_new_entry, zip([row_of[h] for h in good_ids], [shape_of[h] for h in good_ids],
                                 shard_ids[good].tolist(), offsets[good].tolist(), sizes[good].tolist(),
                                 crcs[good].tolist(), itertools.repeat(())))
     if len(good) == count:
         return list(built)
+    out: list[Entry] = [None] * count  # type: ignore[list-item]  # every slot is filled below
     for i, entry in zip(good.tolist(), built):
         out[i] = entry
     for i in np.flatnonzero(~ok).tolist():

@@ -18,7 +18,8 @@ from .._io.source import ByteSource, LocalFile, StorageOptions, is_url, open_sou
 from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TruncatedError
 from ..table import TableReader
 from . import data, naming
-from .entries import BIG_ENDIAN, HEADER_KEY, Entry, Header, decode_entries, decode_entry, decode_header
+from .entries import (BIG_ENDIAN, HEADER_KEY, Entry, Header, Heads, decode_entries, decode_entry, decode_header,
+                      decode_heads, dtypes_and_shapes)
 from .slices import Extent, check_tiling, encode_slice_key, region, resolve
 
 # Tensors larger than this are read in chunks, with the checksum of one chunk
@@ -110,6 +111,7 @@ class BundleReader(CheckpointReader):
         self._slice_raw: dict[bytes, bytes] = {}
         self._entries: dict[str, Entry] = {}
         self._all_entries = False
+        self._heads: Optional[Heads] = None  # dtype/shape prefixes, once the index has been listed
         self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
         self._infos: Optional[dict[str, TensorInfo]] = None
         self._shards: dict[int, ByteSource] = {}
@@ -150,7 +152,7 @@ class BundleReader(CheckpointReader):
             with _gc_paused():
                 names = list(raw)
                 decoded = decode_entries(names, list(raw.values()), self.header, self.index_path,
-                                         self._entry_cache)
+                                         self._entry_cache, self._heads)
                 self._entries = dict(zip(names, decoded))
             self._all_entries = True
         return self._entries
@@ -163,6 +165,9 @@ class BundleReader(CheckpointReader):
     def entry(self, name: str) -> Entry:
         """The decoded index entry of ``name`` (KeyError if absent)."""
         entry = self._entries.get(name)
+        if entry is None and self._raw is not None and not self._all_entries:
+            # The index was listed, so many tensors are likely to be read: decode every entry at once.
+            entry = self._load_entries().get(name)
         if entry is None:
             value = self._raw_value(name)
             if value is None or not name:
@@ -217,15 +222,26 @@ class BundleReader(CheckpointReader):
     def keys(self) -> list[str]:
         return self.names()  # the index is sorted already
 
-    def get_variable_to_shape_map(self) -> dict[str, list[int]]:
-        entries = self._load_entries()
+    def _dtypes_and_shapes(self) -> dict[str, tuple[dtypes.DType, tuple[int, ...]]]:
+        """Dtype and shape of every tensor, decoding only what listing needs."""
+        if self._all_entries:
+            return {name: (e.dtype, e.shape) for name, e in self._entries.items()}
+        raw = self._load_raw()
         with _gc_paused():
-            return {name: list(e[1]) for name, e in entries.items()}
+            names, values = list(raw), list(raw.values())
+            if self._heads is None:
+                self._heads = decode_heads(names, values, self.index_path, self._entry_cache)
+            return dict(zip(names, dtypes_and_shapes(names, values, self._heads, self.index_path)))
+
+    def get_variable_to_shape_map(self) -> dict[str, list[int]]:
+        pairs = self._dtypes_and_shapes()
+        with _gc_paused():
+            return {name: list(shape) for name, (_, shape) in pairs.items()}
 
     def get_variable_to_dtype_map(self) -> dict[str, np.dtype]:
         obj = np.dtype(object)
-        return {name: e.dtype.numpy if e.dtype.numpy is not None else obj
-                for name, e in self._load_entries().items()}
+        return {name: row.numpy if row.numpy is not None else obj for name, (row, _) in
+                self._dtypes_and_shapes().items()}
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._load_raw()
