@@ -23,7 +23,7 @@ from graph_cases import freeze_case, load_case  # noqa: E402
 from tfformats.freezing.freezer import freeze_graph_def  # noqa: E402
 from tfformats.freezing.variables import ValueLoader  # noqa: E402
 from tfformats.serving.backend import evaluate, has_onnxruntime, model_inputs  # noqa: E402
-from tfformats.serving.check import runnable_original  # noqa: E402
+from tfformats.serving.original import runnable_original  # noqa: E402
 from tfformats.serving.feeds import random_array  # noqa: E402
 
 RTOL, ATOL = 1e-5, 1e-5
@@ -84,7 +84,7 @@ def test_run_on_a_saved_model_matches_its_signature_called_by_tensorflow(name: s
         np.testing.assert_allclose(got[key], want[key], rtol=RTOL, atol=ATOL, err_msg=f"{name}: {key}")
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn_bn", "resource_embedding"])
+@pytest.mark.parametrize("name", ["mlp", "cnn_bn", "resource_embedding", "cond_while_v1", "functional_if_v2"])
 def test_the_checks_original_graph_computes_what_tensorflow_computes_after_restoring(name: str) -> None:
     case = load_case(name)
     meta = tff.read_meta_graph(case.meta)

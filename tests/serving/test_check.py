@@ -18,8 +18,9 @@ from graph_cases import load_case  # noqa: E402
 from tfformats.cli import main  # noqa: E402
 from tfformats.errors import ArgumentError  # noqa: E402
 from tfformats.freezing.freezer import freeze_graph_def, freeze_saved_model_report  # noqa: E402
-from tfformats.serving.check import VARIABLE_OPS, check_freeze_result, compare, runnable_original  # noqa: E402
+from tfformats.serving.check import check_freeze_result, compare  # noqa: E402
 from tfformats.serving.check_cli import run_check  # noqa: E402
+from tfformats.serving.original import VARIABLE_OPS, runnable_original  # noqa: E402
 
 SAVED_MODELS = FIXTURES / "saved_models"
 
@@ -78,6 +79,15 @@ def test_the_runnable_original_has_placeholders_where_the_variables_were() -> No
     assert not any(ops[v] == "Const" for v in values)
 
 
+@pytest.mark.parametrize("name", ["cond_while_v1", "functional_if_v2"])
+def test_control_flow_reading_variables_runs_with_the_variables_fed(name: str) -> None:
+    case = load_case(name)  # tf.cond / tf.while_loop (v1 and functional) reading variables, AssignAdd in a branch
+    result = freeze_graph_def(case.meta, case.checkpoint, case.outputs)
+    report = check_freeze_result(result, graph=case.meta, checkpoint=case.checkpoint, outputs=case.outputs)
+    assert report.passed and report.variables == len(result.frozen)
+    assert [o.name for o in report.outputs] == case.outputs
+
+
 def test_tf1_saved_model_check_compares_signature_outputs() -> None:
     case = load_case("tf1_saved_model")
     result = freeze_saved_model_report(case.saved_model)
@@ -85,7 +95,8 @@ def test_tf1_saved_model_check_compares_signature_outputs() -> None:
     assert report.passed and [o.name for o in report.outputs] == ["probs"]
 
 
-@pytest.mark.parametrize("name", ["keras_mlp", "keras_cnn", "embedding", "multi_io", "awkward_output_keys"])
+@pytest.mark.parametrize("name", ["keras_mlp", "keras_cnn", "embedding", "multi_io", "awkward_output_keys",
+                                  "module", "lstm"])
 def test_tf2_saved_model_check_inlines_the_signature_and_feeds_its_captured_variables(name: str) -> None:
     model = SAVED_MODELS / name / "model"
     result = freeze_saved_model_report(model)
@@ -140,10 +151,12 @@ def test_check_options_are_validated_and_errors_are_one_line(tmp_path: Path, cap
     base = ["freeze", str(case.meta), "-c", str(case.checkpoint), "--outputs", "probs", "-o", str(tmp_path / "f.pb")]
     assert main(base + ["--check", "--check-tolerance", "nan"]) == 2
     assert "--check-tolerance" in capsys.readouterr().err
-    model = SAVED_MODELS / "module" / "model"  # variables read inside an If branch: the converter cannot run it
-    assert main(["freeze", str(model), "-o", str(tmp_path / "g.pb"), "--check"]) == 2
+    part = load_case("partitioned")  # DynamicPartition: the ONNX converter cannot run the frozen graph
+    argv = ["freeze", str(part.meta), "-c", str(part.checkpoint), "--outputs", ",".join(part.outputs), "-o",
+            str(tmp_path / "g.pb"), "--check"]
+    assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--check cannot run" in err and str(model) in err
+    assert err.count("\n") == 1 and "--check cannot run the frozen graph" in err and str(part.meta) in err
 
 
 def test_check_needs_output_names_for_a_graph() -> None:

@@ -1,13 +1,12 @@
 """Check a frozen graph against the graph it was frozen from, on random inputs, without TensorFlow.
 
 The original graph cannot run as it is here: its variables are ops that need a
-TensorFlow session. So the check builds a runnable copy of it by a route that
-does not use the freezer's rewriting: each variable the outputs need becomes a
-``Placeholder`` fed with its value read from the checkpoint at run time,
-``ReadVariableOp`` becomes ``Identity`` and ``ResourceGather`` a ``GatherV2``
-(TF2 graphs have their signature function calls inlined first). Both graphs
-are converted to ONNX and run on the same random inputs of the signature's
-shapes; the largest absolute and relative differences per output are reported.
+TensorFlow session. So the check runs a copy of it in which every variable is a
+``Placeholder`` fed with its value read from the checkpoint
+(:mod:`tfformats.serving.original`, built apart from the freezer's rewriting).
+Both graphs are converted to ONNX and run on the same random inputs of the
+signature's shapes; the largest absolute and relative differences per output
+are reported.
 
 What this catches: a variable frozen with the wrong checkpoint tensor, slice or
 dtype, a Const put in the wrong place, pruning that cut a needed node, a
@@ -25,15 +24,9 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import numpy as np
 
 from ..errors import ArgumentError, FormatError, GraphError, PathLike
-from ..graphs.names import node_name, parse_input
+from ..graphs.names import parse_input
+from .original import VARIABLE_OPS, runnable_original
 
-VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
-# Ops that pass a resource or ref tensor on unchanged: their type attr becomes the variable's dtype.
-_PASS_THROUGH = {"Identity": "T", "Enter": "T", "Exit": "T", "Switch": "T", "Merge": "T", "NextIteration": "T",
-                 "RefIdentity": "T", "RefEnter": "T", "RefSwitch": "T", "RefMerge": "T", "RefExit": "T",
-                 "RefNextIteration": "T"}
-_REF_TO_PLAIN = {"RefIdentity": "Identity", "RefEnter": "Enter", "RefSwitch": "Switch", "RefMerge": "Merge",
-                 "RefExit": "Exit", "RefNextIteration": "NextIteration"}
 DEFAULT_TOLERANCE = 1e-5
 
 
@@ -61,121 +54,6 @@ class CheckReport:
     @property
     def passed(self) -> bool:
         return all(o.passed for o in self.outputs)
-
-
-def _placeholder(node: Any, value: np.ndarray) -> None:
-    from ..dtypes import from_numpy
-
-    name = node.name
-    node.Clear()
-    node.name = name
-    node.op = "Placeholder"
-    node.attr["dtype"].type = from_numpy(value.dtype).enum
-    for size in value.shape:
-        node.attr["shape"].shape.dim.add(size=int(size))
-
-
-def _as_identity(node: Any, dtype: int) -> None:
-    inputs = list(node.input)
-    name = node.name
-    node.Clear()
-    node.name, node.op = name, "Identity"
-    node.input.extend(inputs)
-    node.attr["T"].type = dtype
-
-
-def _as_gather(graph_def: Any, node: Any, dtype: int) -> None:
-    batch_dims = int(node.attr["batch_dims"].i) if "batch_dims" in node.attr else 0
-    indices_type = node.attr["Tindices"].type
-    params, indices = node.input[0], node.input[1]
-    controls = [i for i in node.input if i.startswith("^")]
-    axis = graph_def.node.add(name=f"{node.name}/check_axis", op="Const")
-    axis.attr["dtype"].type = indices_type
-    axis.attr["value"].tensor.dtype = indices_type
-    axis.attr["value"].tensor.int_val.append(batch_dims)
-    name = node.name
-    node.Clear()
-    node.name, node.op = name, "GatherV2"
-    node.input.extend([params, indices, axis.name, *controls])
-    node.attr["Tparams"].type = dtype
-    node.attr["Tindices"].type = indices_type
-    node.attr["Taxis"].type = indices_type
-    node.attr["batch_dims"].i = batch_dims
-
-
-def _fetch_nodes(graph_def: Any, outputs: Sequence[str]) -> tuple[Any, list[str]]:
-    """A copy of ``graph_def`` with one Identity per output, so inlining cannot rename what is fetched."""
-    graph = type(graph_def)()
-    graph.CopyFrom(graph_def)
-    taken = {n.name for n in graph.node}
-    names = []
-    for i, tensor in enumerate(outputs):
-        name = f"check_output_{i}"
-        while name in taken:
-            name += "_"
-        taken.add(name)
-        graph.node.add(name=name, op="Identity", input=[tensor])  # T is set once the dtype is known
-        names.append(name)
-    return graph, names
-
-
-def runnable_original(graph_def: Any, values: Mapping[str, np.ndarray], outputs: Sequence[str], *,
-                      op_defs: Optional[Mapping[str, Any]] = None) -> tuple[Any, list[str]]:
-    """A copy of ``graph_def`` that runs without variables, and the tensors to fetch for ``outputs``.
-
-    Each variable in ``values`` becomes a Placeholder; function calls are inlined.
-    """
-    from ..dtypes import from_numpy
-    from ..graphs.inline import CALL_OPS, inline_calls
-    from ..graphs.prune import extract_sub_graph
-    from ..graphs.registry import OpResolver
-    from .tensors import GraphIndex
-
-    lookup = GraphIndex(graph_def)
-    dtypes = [lookup.spec(o).dtype for o in outputs]
-    graph, fetch = _fetch_nodes(graph_def, outputs)
-    for name, dtype in zip(fetch, dtypes):
-        graph.node[[n.name for n in graph.node].index(name)].attr["T"].type = dtype
-    graph = extract_sub_graph(graph, fetch)
-    if any(n.op in CALL_OPS for n in graph.node):
-        graph = extract_sub_graph(inline_calls(graph, op_defs if op_defs is not None else OpResolver()), fetch)
-    dtype_of: dict[str, int] = {}  # tensor carrying a variable -> the variable's dtype
-    for node in graph.node:
-        if node.op in VARIABLE_OPS:
-            if node.name not in values:
-                raise GraphError(f"variable {node.name!r} is needed by the outputs but has no checkpoint value")
-            _placeholder(node, values[node.name])
-            dtype_of[f"{node.name}:0"] = from_numpy(values[node.name].dtype).enum
-    changed = True
-    rounds = 0
-    while changed and rounds < len(graph.node) + 1:  # follow variable tensors through pass-through ops
-        changed, rounds = False, rounds + 1
-        for node in graph.node:
-            data = [parse_input(i) for i in node.input if not i.startswith("^")]
-            carried = [dtype_of.get(f"{r.node}:{r.index}") for r in data]
-            first = carried[0] if carried else None
-            if node.op == "ReadVariableOp" and first is not None:
-                _as_identity(node, first)
-                changed = True
-            elif node.op in ("ResourceGather",) and first is not None:
-                _as_gather(graph, node, first)
-                changed = True
-            elif node.op in _PASS_THROUGH and any(c is not None for c in carried):
-                dtype = next(c for c in carried if c is not None)
-                node.op = _REF_TO_PLAIN.get(node.op, node.op)
-                node.attr["T"].type = dtype
-                node.attr.pop("_output_shapes", None)
-                for index in range(2 if node.op == "Switch" else 1):
-                    key = f"{node.name}:{index}"
-                    if key not in dtype_of:
-                        dtype_of[key] = dtype
-                        changed = True
-    left = sorted({n.op for n in graph.node if n.op in ("ReadVariableOp", "AssignVariableOp", "Assign",
-                                                         "ResourceGather")})
-    if left:
-        raise GraphError(f"the original graph still uses variables through {', '.join(left)} after "
-                         "feeding them; the check cannot run it")
-    return graph, [f"{n}:0" for n in fetch]
 
 
 def _max_rel(diff: np.ndarray, scale: np.ndarray) -> float:
