@@ -93,6 +93,10 @@ def test_a_graph_with_variables_and_no_checkpoint_is_refused() -> None:
     case = load_case("mlp")
     with pytest.raises(ArgumentError, match="has variables; give the checkpoint"):
         run(case.graph, {"x": case.feeds["x:0"]}, outputs=["probs"])
+    with pytest.raises(ArgumentError, match="has variables; give the checkpoint"):
+        run(tff.read_graph_def(case.graph), {"x": case.feeds["x:0"]}, outputs=["probs"])
+    out = run(tff.read_graph_def(case.graph), {"x": case.feeds["x:0"]}, outputs=["probs"], checkpoint=case.checkpoint)
+    np.testing.assert_allclose(out["probs"], case.expected[0], rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("name", ["keras_mlp", "keras_cnn", "multi_io", "awkward_output_keys"])

@@ -144,7 +144,10 @@ def prepare(model: ModelInput, *, inputs: Names = None, outputs: Names = None, s
     options: dict[str, Any] = dict(inputs=None, outputs=out_names, signature=signature, tags=tags,
                                    checkpoint=checkpoint, input_shapes=input_shapes)
     if not isinstance(model, (str, os.PathLike)):
-        if checkpoint is not None and _graph_has_variables(model):
+        if _graph_has_variables(model):
+            if checkpoint is None:
+                raise ArgumentError("the graph has variables; give the checkpoint that holds their values "
+                                    "(checkpoint=), or run a frozen graph")
             model = _freeze(model, checkpoint, out_names, "<graph>")
             options["checkpoint"] = None
         return Prepared(_convert(model, "<graph>", **dict(options, inputs=in_names), graph_def=model), "<graph>",
