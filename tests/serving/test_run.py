@@ -186,3 +186,12 @@ def test_without_onnx_the_command_says_what_to_install(dense) -> None:
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "pip install 'tfformats[onnx]'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_saved_model_written_from_a_frozen_graph_runs_by_its_signature_keys(tmp_path: Path) -> None:
+    case = load_case("mlp")
+    tff.write_saved_model(freeze_case(case), tmp_path / "export", inputs={"features": "x:0"},
+                          outputs={"scores": "probs:0"})
+    out = run(tmp_path / "export", {"features": case.feeds["x:0"]})
+    assert list(out) == ["scores"]
+    np.testing.assert_allclose(out["scores"], case.expected[0], rtol=RTOL, atol=ATOL)
