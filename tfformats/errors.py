@@ -73,22 +73,25 @@ class GraphError(TFFormatsError, ValueError):
     """A graph cannot be processed as asked (unknown node, cycle, unsupported op)."""
 
 
-class NotFoundError(TFFormatsError, FileNotFoundError):
-    """A path names nothing tfformats can open.
+class PathError(TFFormatsError, OSError):
+    """A problem with a path itself rather than with a file's content; ``path`` is the path concerned.
 
-    Both a :class:`TFFormatsError` and a ``FileNotFoundError``; ``path`` is the path that was asked for.
+    Also an ``OSError`` with ``filename`` and ``strerror`` set, so code written for ``open()`` errors keeps working.
     """
 
     def __init__(self, detail: str, path: PathLike) -> None:
         self.detail = detail
         self.path = os.fspath(path)
         super().__init__(f"{self.path}: {detail}")
-        # FileNotFoundError's own attributes, so that code written for open() errors keeps working
         self.filename = self.path
         self.strerror = detail
 
     def __str__(self) -> str:
         return f"{self.path}: {self.detail}"
+
+
+class NotFoundError(PathError, FileNotFoundError):
+    """A path names nothing tfformats can open."""
 
 
 class CheckpointNotFoundError(NotFoundError):
@@ -99,18 +102,8 @@ class ModelNotFoundError(NotFoundError):
     """No graph, MetaGraph or SavedModel exists at a path."""
 
 
-class OutputError(TFFormatsError, OSError):
+class OutputError(PathError):
     """An output file cannot be written where it was asked for (missing folder, a file in the way, no space)."""
-
-    def __init__(self, detail: str, path: PathLike) -> None:
-        self.detail = detail
-        self.path = os.fspath(path)
-        super().__init__(f"{self.path}: {detail}")
-        self.filename = self.path
-        self.strerror = detail
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.detail}"
 
 
 class ArgumentError(TFFormatsError, ValueError):

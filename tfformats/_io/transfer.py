@@ -14,11 +14,12 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import BinaryIO, Optional
 
 from .. import checksums
 from ..errors import FormatError
+from .threads import worker
 
 # Ranges at least this large are copied by the kernel; smaller ones are read and
 # written through the destination's buffer (fewer system calls per tensor).
@@ -40,8 +41,6 @@ _FALLBACK = {errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP, errno.EN
              errno.EPERM, errno.ETXTBSY, errno.EOVERFLOW, errno.ESPIPE}
 
 _local = threading.local()
-_executor: Optional[ThreadPoolExecutor] = None
-_executor_lock = threading.Lock()
 _kernel_copy = hasattr(os, "copy_file_range")
 _sendfile = hasattr(os, "sendfile")
 
@@ -52,14 +51,6 @@ def _buffer() -> memoryview:
     if buf is None:
         buf = _local.buf = memoryview(bytearray(_BUFFER))
     return buf
-
-
-def _background() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfformats-transfer")
-        return _executor
 
 
 def _ends_early(path: str, offset: int, missing: int) -> FormatError:
@@ -112,12 +103,12 @@ def range_crc32c(fd: int, offset: int, size: int, *, path: str = "") -> int:
 
 def range_crc32c_in_background(fd: int, offset: int, size: int, *, path: str = "") -> "Future[int]":
     """Start :func:`range_crc32c` on the second thread."""
-    return _background().submit(range_crc32c, fd, offset, size, path=path)
+    return worker("checksum").submit(range_crc32c, fd, offset, size, path=path)
 
 
 def crc32c_in_background(data: bytes | bytearray | memoryview, value: int = 0) -> "Future[int]":
     """Start the (unmasked) crc32c of an in-memory buffer, continuing from ``value``, on the second thread."""
-    return _background().submit(checksums.crc32c, data, value)
+    return worker("checksum").submit(checksums.crc32c, data, value)
 
 
 def _copy_kernel(src_fd: int, src_offset: int, dst_fd: int, dst_offset: int, size: int) -> int:

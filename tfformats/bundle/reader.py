@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Iterator, Optional, Sequence
 
 import numpy as np
@@ -14,6 +13,7 @@ import numpy as np
 from .. import checksums, dtypes
 from ..checksums import MASK_DELTA, crc32c_raw
 from ..checkpoint.interface import CheckpointReader, TensorInfo
+from .._io.threads import worker
 from .._io.source import ByteSource, LocalFile, StorageOptions, is_url, open_source
 from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TruncatedError
 from ..table import TableReader
@@ -28,27 +28,6 @@ _PIPELINE_MIN = 8 << 20
 # Tensors up to this size are copied straight out of the memory map.
 _SMALL = 1 << 20
 _CHUNK = 2 << 20
-_executor: Optional[ThreadPoolExecutor] = None
-_executor_lock = threading.Lock()
-
-
-def _crc_executor() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfformats-crc")
-        return _executor
-
-
-_prefetcher: Optional[ThreadPoolExecutor] = None
-
-
-def _prefetch_executor() -> ThreadPoolExecutor:
-    global _prefetcher
-    with _executor_lock:
-        if _prefetcher is None:
-            _prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfformats-read")
-        return _prefetcher
 
 
 def _chained_crc(chunk: memoryview, prev: Optional[Future[int]]) -> int:
@@ -302,7 +281,7 @@ class BundleReader(CheckpointReader):
         else:
             if isinstance(shard, LocalFile):
                 shard.advise_sequential(e.offset, size)
-            executor = _crc_executor()
+            executor = worker("checksum")
             future: Optional[Future[int]] = None
             got = 0
             for start in range(0, size, _CHUNK):
@@ -486,7 +465,7 @@ class BundleReader(CheckpointReader):
         names = list(entries)
         for shard_id in range(self.header.num_shards):
             self._shard(shard_id)  # open every shard here, not on the read thread
-        executor = _prefetch_executor()
+        executor = worker("read-ahead")
         pending: Optional[Future[tuple[np.ndarray, int]]] = None
         pending_name = ""
         for i, name in enumerate(names):

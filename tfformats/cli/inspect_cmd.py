@@ -7,7 +7,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..checkpoint import object_graph
+from ..checkpoint.describe import describe, tensor_doc
 from ..checkpoint.stats import tensor_stats
 from . import batch_cmd
 
@@ -101,11 +101,6 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
-def _tensor_doc(info: "TensorInfo") -> dict[str, Any]:
-    return {"name": info.name, "dtype": info.dtype.tf_name, "shape": list(info.shape), "elements": info.size,
-            "bytes": info.nbytes, "slices": info.num_slices}
-
-
 def _read(reader: "CheckpointReader", name: str) -> "np.ndarray":
     """A tensor's value, as a view into the shard where possible (no copy needed for reading)."""
     return reader.get_tensor(name, copy=False)
@@ -132,23 +127,6 @@ def _suggest(names: list[str], wanted: str) -> str:
     return f"; did you mean {', '.join(close)}?" if close else ""
 
 
-def document(reader: "CheckpointReader", path: str) -> dict[str, Any]:
-    """The ``--json`` document of a checkpoint, without values."""
-    infos = reader.tensor_infos()
-    ordered = [infos[name] for name in sorted(infos)]
-    return {
-        "path": path,
-        "prefix": reader.prefix,
-        "format": reader.kind,
-        "num_shards": reader.num_shards,
-        "num_tensors": len(ordered),
-        "num_parameters": sum(i.size for i in ordered if i.dtype.itemsize),
-        "total_bytes": sum(i.nbytes for i in ordered),
-        "tensors": [_tensor_doc(i) for i in ordered],
-        "object_graph": object_graph.summary_of(reader),
-    }
-
-
 def _show_tensor(reader: "CheckpointReader", doc: dict[str, Any], args: argparse.Namespace) -> int:
     from ..dtypes import VARIANT
     from ..errors import TensorNotFoundError
@@ -163,7 +141,7 @@ def _show_tensor(reader: "CheckpointReader", doc: dict[str, Any], args: argparse
     with_stats = args.stats and info.dtype.enum != VARIANT
     if args.json:
         values, truncated = json_values(value, args.full)
-        doc["tensor"] = dict(_tensor_doc(info), values=values, truncated=truncated)
+        doc["tensor"] = dict(tensor_doc(info), values=values, truncated=truncated)
         if with_stats:
             doc["tensor"]["stats"] = tensor_stats(value)
         print_json(doc, out=sys.stdout)
@@ -233,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from .output import print_json
 
     with load_checkpoint(args.path, verify_checksums=not args.no_verify) as reader:
-        doc = document(reader, args.path)
+        doc = describe(reader, args.path)
         if args.tensor is not None:
             return _show_tensor(reader, doc, args)
         if args.stats or args.all:

@@ -1,0 +1,26 @@
+"""The background threads of tfformats' I/O: one per role, started on first use, shared by every reader and writer.
+
+crc32c and file reads release the GIL, so a checksum or the next read can run while the caller works on the
+previous piece. Jobs for a role run one at a time in submission order, so a job may wait on the result of a job
+submitted before it (chained checksums do).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+Role = Literal["checksum", "read-ahead"]
+
+_pools: dict[str, ThreadPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+def worker(role: Role) -> ThreadPoolExecutor:
+    """The single background thread for ``role``."""
+    with _lock:
+        pool = _pools.get(role)
+        if pool is None:
+            pool = _pools[role] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tfformats-{role}")
+        return pool
