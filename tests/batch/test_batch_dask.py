@@ -16,6 +16,7 @@ distributed = pytest.importorskip("distributed")
 
 from tfformats.batch import discover, read_records, run_batch  # noqa: E402
 from tfformats.batch.cluster import start_local_cluster  # noqa: E402
+from tfformats.batch.isolate import Limits  # noqa: E402
 from tfformats.batch.tasks import TEST_TASKS_ENV  # noqa: E402
 from tfformats.cli import main  # noqa: E402
 
@@ -61,8 +62,6 @@ def test_cli_batch_audit_on_a_dask_cluster(cluster: Any, hub: Path, tmp_path: Pa
 
 def test_bad_models_on_dask_give_records_and_spare_the_workers(cluster: Any, make_faults: Faults) -> None:
     faults = make_faults({"hang": "sleep 60", "kill": "kill", "huge": f"allocate {4 << 30}", "ok": "ok"})
-    from tfformats.batch.isolate import Limits
-
     records = {r["path"]: r for r in run_batch("fault", sorted(faults.values()), dask=cluster.scheduler_address,
                                                limits=Limits(timeout=2.0, memory=512 << 20))}
     assert {name: records[path]["status"] for name, path in faults.items()} == \
@@ -74,7 +73,7 @@ def test_worker_killed_mid_batch_has_its_models_run_again_elsewhere(cluster: Any
     paths = sorted(faults.values())
     records: list[dict[str, Any]] = []
     runner = threading.Thread(target=lambda: records.extend(
-        run_batch("fault", paths, dask=cluster.scheduler_address)))
+        run_batch("fault", paths, dask=cluster.scheduler_address, limits=Limits(timeout=60.0))))
     with distributed.Client(cluster.scheduler_address) as observer:
         runner.start()
         deadline = time.monotonic() + 60
@@ -86,10 +85,11 @@ def test_worker_killed_mid_batch_has_its_models_run_again_elsewhere(cluster: Any
         victim, keys = sorted(busy.items())[0]
         pid = observer.run(os.getpid, workers=[victim])[victim]
         os.kill(pid, signal.SIGKILL)
-        runner.join(120)
+        runner.join(180)
+    assert not runner.is_alive(), f"batch still running; records so far: {records}"
     by_path = {r["path"]: r for r in records}
     assert sorted(by_path) == paths
-    assert [r["status"] for r in records] == ["ok"] * len(paths)
+    assert [r["status"] for r in records] == ["ok"] * len(paths), records
     moved = [paths[int(str(key).rsplit("-", 1)[1])] for key in keys]
     assert moved and all(by_path[p]["worker"] != victim for p in moved)
 
@@ -97,7 +97,8 @@ def test_worker_killed_mid_batch_has_its_models_run_again_elsewhere(cluster: Any
 def test_model_that_kills_its_worker_is_retried_once_then_recorded_as_crashed(cluster: Any,
                                                                              make_faults: Faults) -> None:
     faults = make_faults({"deadly": "kill-host", "fine": "ok"})
-    records = {r["path"]: r for r in run_batch("fault", sorted(faults.values()), dask=cluster.scheduler_address)}
+    records = {r["path"]: r for r in run_batch("fault", sorted(faults.values()), dask=cluster.scheduler_address,
+                                               limits=Limits(timeout=60.0))}
     deadly = records[faults["deadly"]]
     assert deadly["status"] == "crashed" and deadly["error_type"] == "KilledWorker"
     assert deadly["attempts"] == 2 and deadly["exit_code"] == 2

@@ -9,10 +9,12 @@ crashed.
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from ..errors import ArgumentError
+from .discover import is_url
 from .isolate import Limits, run_isolated
 from .tasks import failure_record
 
@@ -58,6 +60,17 @@ def _allowed_failures(client: Any) -> Optional[int]:
         return None
 
 
+def _as_given(record: dict[str, Any], path: str, sent: str) -> dict[str, Any]:
+    """The record under the path as given (the worker saw it made absolute)."""
+    record["path"] = path
+    if sent != path and isinstance(record.get("error"), str):
+        record["error"] = record["error"].replace(sent, path)
+    result = record.get("result")
+    if isinstance(result, dict) and result.get("path") == sent:
+        result["path"] = path
+    return record
+
+
 def _exception_of(future: Any) -> BaseException:
     try:
         return future.exception()  # type: ignore[no-any-return]
@@ -81,9 +94,12 @@ def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, add
         allowed = _allowed_failures(client)
         token = uuid.uuid4().hex[:12]
         keys = [f"tfformats-{task}-{token}-{i}" for i in range(len(paths))]
-        futures = client.map(dask_task, [task] * len(paths), list(paths), [dict(options)] * len(paths),
+        # Workers need not share this process's working folder: send absolute paths, record the ones given.
+        sent = [p if is_url(p) else os.path.abspath(p) for p in paths]
+        futures = client.map(dask_task, [task] * len(paths), sent, [dict(options)] * len(paths),
                              [limits] * len(paths), key=keys, pure=False)
         by_key = {f.key: p for f, p in zip(futures, paths)}
+        sent_by_key = {f.key: p for f, p in zip(futures, sent)}
         # Results are fetched by the client as tasks finish, rather than one request per record here.
         for future, outcome in distributed.as_completed(futures, with_results=True, raise_errors=False):
             path = by_key[future.key]
@@ -101,7 +117,7 @@ def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, add
                 record = failure_record(task, path, "crashed", f"Dask could not run this model: "
                                         f"{type(outcome).__name__}: {outcome}", error_type=type(outcome).__name__)
             future.release()
-            yield record
+            yield _as_given(record, path, sent_by_key[future.key])
     finally:
         client.close()
         if cluster is not None:

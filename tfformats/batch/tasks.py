@@ -135,5 +135,9 @@ def run_task(task: str, path: str, options: Options) -> dict[str, Any]:
     except Exception as exc:  # a reader bug on this input: record it and go on with the batch
         return failure_record(task, path, "error", f"{type(exc).__name__}: {exc}",
                               seconds=time.perf_counter() - start, error_type=type(exc).__name__)
-    return {"path": path, "task": task, "status": STATUS_BY_EXIT.get(exit_code, "problem"), "exit_code": exit_code,
-            "seconds": round(time.perf_counter() - start, 6), "result": doc}
+    record = {"path": path, "task": task, "status": STATUS_BY_EXIT.get(exit_code, "problem"), "exit_code": exit_code,
+              "seconds": round(time.perf_counter() - start, 6), "result": doc}
+    problems = doc.get("problems")
+    if exit_code == 2 and isinstance(problems, list) and problems:  # verify reports, rather than raises
+        record["error"] = str(problems[0].get("message", ""))
+    return record

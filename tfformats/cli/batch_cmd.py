@@ -19,7 +19,10 @@ Several paths or URLs, a folder searched for models, or --from-file turn on batc
 runs in a worker process with a time and memory limit, one JSON record per model is written
 (stdout, or --jsonl OUT), then a summary. A folder that is itself one model (a SavedModel folder;
 for audit, verify and inspect also a folder holding a 'checkpoint' state file or .index files) is
-read as that model; any other folder is searched. Exit status: the worst of the single runs."""
+read as that model; any other folder is searched. Exit status: the worst of the single runs.
+A record: {path, task, kind, status, exit_code, seconds, result (the --json document of one
+model, or null), error, error_type, attempts, pid, [worker]}; status is ok, problem,
+unreadable, timeout, memory, crashed or error."""
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _VERBS = {"audit": "auditing", "verify": "verifying", "inspect": "inspecting", "graph": "reading graphs"}
