@@ -107,6 +107,13 @@ def test_tf2_saved_model_check_inlines_the_signature_and_feeds_its_captured_vari
     assert report.variables == len(result.frozen)
 
 
+def test_tf2_check_of_chosen_output_keys_compares_only_those() -> None:
+    model = SAVED_MODELS / "multi_io" / "model"
+    result = freeze_saved_model_report(model, output_nodes=["mixed", "total"])
+    report = check_freeze_result(result, saved_model=model, outputs=["mixed", "total"])
+    assert report.passed and [o.name for o in report.outputs] == ["mixed", "total"]
+
+
 def test_compare_uses_abs_and_relative_tolerance_and_treats_matching_nans_as_equal() -> None:
     ref = np.array([0.0, 100.0, np.nan], np.float32)
     close = compare("y", ref + np.array([1e-6, 1e-4, 0], np.float32), ref, 1e-5)

@@ -130,9 +130,12 @@ def check_frozen(original: Any, frozen: Any, values: Mapping[str, np.ndarray], o
         variables = [n.name for n in runnable.node if n.op == "Placeholder" and n.name in values]
         original_model = to_onnx(runnable, outputs=fetch,
                                  inputs=[i.name for i in inputs] + [f"{v}:0" for v in variables])
+    declared = {i.name for i in model_inputs(original_model)}  # the converter drops inputs nothing reads
+    variables = [v for v in variables if f"{v}:0" in declared]
     var_feeds = {f"{v}:0": np.asarray(values[v]) for v in variables}
     got = evaluate(frozen_model, feeds, backend=chosen, source="frozen graph")
-    want = evaluate(original_model, {**feeds, **var_feeds}, backend=chosen, source="original graph")
+    want = evaluate(original_model, {k: v for k, v in {**feeds, **var_feeds}.items() if k in declared},
+                    backend=chosen, source="original graph")
     frozen_names = [v.name for v in frozen_model.graph.output]
     original_names = [v.name for v in original_model.graph.output]
     diffs = [compare(label, got[f], want[o], tolerance) for label, f, o in zip(labels, frozen_names, original_names)]
@@ -173,7 +176,10 @@ def check_freeze_result(result: Any, *, graph: Optional[PathLike] = None, checkp
         original = meta.graph_def
         op_defs = OpResolver(meta)
         checkpoint = os.path.join(os.fspath(saved_model), "variables", "variables")
-        pairs = _signature_pairs(meta, signature, result) if not outputs else None
+        pairs = _signature_pairs(meta, signature, result)
+        if pairs is not None and outputs:
+            # TF2: outputs are signature keys; TF1: node names, the same tensors on both sides.
+            pairs = {k: pairs[k] for k in outputs} if all(k in pairs for k in outputs) else None
     else:
         if graph is None or checkpoint is None:
             raise ArgumentError("checking a frozen graph needs the original graph and its checkpoint")
