@@ -111,3 +111,13 @@ def test_mutable_table_and_file_not_owned_are_refused_in_tf2() -> None:
         load_and_freeze(str(SAVED_MODELS / "mutable_table" / "model"))
     with pytest.raises(GraphError, match=r"table 'hash_table' is initialized from file .* not an asset"):
         load_and_freeze(str(SAVED_MODELS / "table_file_not_owned" / "model"))
+
+
+def test_asset_that_is_a_symbolic_link_out_of_the_model_is_refused(tmp_path: Path) -> None:
+    model = _copy_model(tmp_path)
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_bytes(b"cat,1\n")
+    (model / "assets" / "scores.csv").unlink()
+    (model / "assets" / "scores.csv").symlink_to(outside)
+    with pytest.raises(GraphError, match=r"asset 'scores.csv' .* is outside"):
+        load_and_freeze(str(model))

@@ -21,11 +21,17 @@ Freezing one signature:
    ``ReadVariableOp`` -> Identity, ``ResourceGather`` -> GatherV2, and
    functional control flow (If/While/Case) passes values instead of handles
    into converted copies of its functions;
-5. the graph is pruned to what the outputs need, and the library to the
+5. lookup tables the outputs use keep an initializer built from their data
+   (the SavedModel's init op is inlined too, and vocabulary assets become
+   constants; see :mod:`tfformats.freezing.tables`), grouped under one NoOp
+   the result names;
+6. the graph is pruned to what the outputs need, and the library to the
    functions still referenced.
 
-A variable the signature assigns (or otherwise changes) cannot be frozen and
-raises :class:`GraphError` naming it.
+A variable the signature assigns (or otherwise changes), and a resource that
+is neither a variable nor a rebuildable table, raise :class:`GraphError` /
+:class:`UnsupportedError` naming it. Signature inputs may be ``Placeholder``
+or ``PlaceholderWithDefault`` (which stays feedable and keeps its default).
 """
 
 from __future__ import annotations
@@ -311,11 +317,11 @@ def _drop_dangling_colocation(graph_def: Any) -> None:
 
 
 def _refuse_other_resources(graph_def: Any, op_defs: Mapping[str, Any], path: str) -> None:
-    """Refuse resources other than variables (lookup tables, iterators, ...).
+    """Refuse resources other than variables and lookup tables (iterators, queues, ...).
 
     They are created and filled by the SavedModel's init functions, which a
     frozen GraphDef has no way to run; keeping them would give a graph that
-    imports but fails when run.
+    imports but fails when run. (Tables are handled by :mod:`.tables`.)
     """
     for node in graph_def.node:
         if node.op == "VarHandleOp" or node.op in TABLE_OPS:
@@ -323,7 +329,7 @@ def _refuse_other_resources(graph_def: Any, op_defs: Mapping[str, Any], path: st
         op_def = op_defs.get(node.op)
         if op_def is not None and any(arg.type == dtypes.RESOURCE for arg in op_def.output_arg):
             raise UnsupportedError(f"the signature uses node {node.name!r} ({node.op}), a resource that is not a "
-                                   "variable; lookup tables and other initialized resources cannot be frozen",
+                                   "variable or a lookup table; resources filled by init functions cannot be frozen",
                                    path)
 
 
@@ -452,6 +458,40 @@ def _tables(graph: Any, meta_graph: Any, roots: list[str], dirpath: str, path: s
     return (roots + [group] if group else roots), group, tables
 
 
+def _freeze_variables(graph: Any, variables: Sequence[_Variable], dirpath: str, path: str,
+                      keep: Optional[Sequence[str]], skip: Optional[Sequence[str]], variable_map: Mapping[str, str],
+                      use_ema: bool, storage_options: StorageOptions = None) -> dict[str, VariableSource]:
+    """Turn the chosen variables of ``graph`` into Consts from ``variables/``; returns their sources."""
+    from ..checkpoint.loading import load_checkpoint
+
+    prefix = os.path.join(dirpath, "variables", "variables")
+    sources: dict[str, VariableSource] = {}
+    with load_checkpoint(prefix, storage_options=storage_options) as reader:
+        keys = _checkpoint_keys(reader, prefix)
+        chosen = _choose(variables, keys, keep, skip, variable_map, path)
+        checker = UseChecker(graph, {v.node: v.label for v in chosen})
+        try:
+            for variable in chosen:
+                checker.check(variable.node)
+        except GraphError as exc:
+            raise GraphError(f"{path}: {exc}") from None
+        ema = _ema_keys(reader) if use_ema else None
+        if use_ema and chosen and not ema:
+            raise GraphError(f"{path}: use_ema: variables/ holds no ExponentialMovingAverage of any variable")
+        loops = _resource_loop_vars(graph)
+        converter = Converter(graph)
+        for variable in chosen:
+            key, origin = _key_for(variable, keys, variable_map, ema, prefix)
+            if not reader.has_tensor(key):
+                raise FormatError(f"variable {variable.label}: key {key!r} is not in the checkpoint", prefix)
+            # A view of the mapped shard is enough: the Const gets its own copy of the bytes.
+            converter.freeze_variable(variable.node, reader.get_tensor(key, copy=False))
+            sources[variable.node] = VariableSource(variable.node, key, None, None, origin)
+        converter.finish()
+    _fix_while_output_shapes(graph, loops)
+    return sources
+
+
 def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature: str = "serving_default", *,
                       clear_devices: bool = True, outputs: Optional[Sequence[str]] = None,
                       keep: Optional[Sequence[str]] = None, skip: Optional[Sequence[str]] = None,
@@ -467,7 +507,6 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
         use_ema: freeze each variable from the ``<name>/ExponentialMovingAverage`` object of the
             checkpoint; refused when there is none at all.
     """
-    from ..checkpoint.loading import load_checkpoint
     from ..graphs.read import saved_model_file
 
     path = saved_model_file(dirpath, storage_options=storage_options) \
@@ -482,36 +521,13 @@ def freeze_tf2_report(saved_model: Any, meta_graph: Any, dirpath: str, signature
     _keep_functions(graph)
     _refuse_other_resources(graph, op_defs, path)
     variables = _variables(graph, handles, meta_graph.object_graph_def.nodes, path)
-    frozen: list[str] = []
     sources: dict[str, VariableSource] = {}
     if variables:
-        prefix = os.path.join(dirpath, "variables", "variables")
-        with load_checkpoint(prefix, storage_options=storage_options) as reader:
-            keys = _checkpoint_keys(reader, prefix)
-            chosen = _choose(variables, keys, keep, skip, dict(variable_map or {}), path)
-            checker = UseChecker(graph, {v.node: v.label for v in chosen})
-            try:
-                for variable in chosen:
-                    checker.check(variable.node)
-            except GraphError as exc:
-                raise GraphError(f"{path}: {exc}") from None
-            ema = _ema_keys(reader) if use_ema else None
-            if use_ema and chosen and not ema:
-                raise GraphError(f"{path}: use_ema: variables/ holds no ExponentialMovingAverage of any variable")
-            loops = _resource_loop_vars(graph)
-            converter = Converter(graph)
-            for variable in chosen:
-                key, origin = _key_for(variable, keys, dict(variable_map or {}), ema, prefix)
-                if not reader.has_tensor(key):
-                    raise FormatError(f"variable {variable.label}: key {key!r} is not in the checkpoint", prefix)
-                # A view of the mapped shard is enough: the Const gets its own copy of the bytes.
-                converter.freeze_variable(variable.node, reader.get_tensor(key, copy=False))
-                frozen.append(variable.node)
-                sources[variable.node] = VariableSource(variable.node, key, None, None, origin)
-            converter.finish()
-        _fix_while_output_shapes(graph, loops)
+        sources = _freeze_variables(graph, variables, dirpath, path, keep, skip, dict(variable_map or {}), use_ema,
+                                    storage_options)
         graph = _prune(graph, roots)
         _keep_functions(graph)
+    frozen = [v.node for v in variables if v.node in sources]
     _drop_dangling_colocation(graph)
     if clear_devices:
         for node in graph.node:
