@@ -69,7 +69,7 @@ def test_bad_models_on_dask_give_records_and_spare_the_workers(cluster: Any, mak
 
 
 def test_worker_killed_mid_batch_has_its_models_run_again_elsewhere(cluster: Any, make_faults: Faults) -> None:
-    faults = make_faults({f"slow{i}": "sleep 1.5" for i in range(6)})
+    faults = make_faults({f"slow{i}": "sleep 1" for i in range(4)})
     paths = sorted(faults.values())
     records: list[dict[str, Any]] = []
     runner = threading.Thread(target=lambda: records.extend(
