@@ -121,3 +121,16 @@ def test_asset_that_is_a_symbolic_link_out_of_the_model_is_refused(tmp_path: Pat
     (model / "assets" / "scores.csv").symlink_to(outside)
     with pytest.raises(GraphError, match=r"asset 'scores.csv' .* is outside"):
         load_and_freeze(str(model))
+
+
+def test_graph_summary_of_a_frozen_table_graph_names_its_initializer(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from tfformats.cli import main
+    from tfformats.graphs.summary import graph_summary
+
+    result = load_and_freeze(str(SAVED_MODELS / "vocabulary_assets" / "model"))
+    assert graph_summary(result.graph_def)["initializers"] == [result.initializer]
+    out = tmp_path / "frozen.pb"
+    tff.write_graph_def(result.graph_def, out)
+    assert main(["graph", str(out)]) == 0
+    assert f"run once before the fetches (lookup tables): {result.initializer}" in capsys.readouterr().out

@@ -65,6 +65,8 @@ def _print_graph(g: dict[str, Any], args: argparse.Namespace, indent: str = "") 
                                                               if more or len(outs) > 20 else ""))
     if g["feeds"] and not g["variables"] and len(g["fetches"]) <= 20:
         print(f"{indent}feed: {', '.join(g['feeds'])}   fetch: {', '.join(g['fetches'])}")
+    if g.get("initializers"):
+        print(f"{indent}run once before the fetches (lookup tables): {', '.join(g['initializers'])}")
     if g.get("signature_outputs"):
         print(f"{indent}signature outputs: {', '.join(g['signature_outputs'])}")
     ops = list(g["op_types"].items())

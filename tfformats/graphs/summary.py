@@ -42,6 +42,23 @@ def _num_elements(shape: Optional[list[int]]) -> Optional[int]:
     return n
 
 
+TABLE_INIT_OPS = frozenset({"InitializeTable", "InitializeTableV2", "LookupTableImport", "LookupTableImportV2",
+                            "InitializeTableFromTextFile", "InitializeTableFromTextFileV2"})
+
+
+def table_initializers(graph_def: Any, consumed: set[str]) -> list[str]:
+    """Unconsumed NoOps that wait only for table initializers (what freezing reports as ``initializer``)."""
+    by_name = {n.name: n for n in graph_def.node}
+    out = []
+    for node in graph_def.node:
+        if node.op != "NoOp" or node.name in consumed or not node.input:
+            continue
+        sources = [by_name.get(parse_input(text).node) for text in node.input]
+        if all(src is not None and src.op in TABLE_INIT_OPS for src in sources):
+            out.append(node.name)
+    return out
+
+
 def graph_summary(graph_def: Any, *, max_listed: int = 200) -> dict[str, Any]:
     """Inputs, outputs, op histogram, variables, Const bytes, devices and functions of a GraphDef."""
     savers = saver_scopes(graph_def)
@@ -69,6 +86,7 @@ def graph_summary(graph_def: Any, *, max_listed: int = 200) -> dict[str, Any]:
             const_bytes += node.attr["value"].tensor.ByteSize()
     outputs = [n.name for n in graph_def.node
                if n.name not in consumed and n.op != "NoOp" and not n.name.startswith(saver_prefixes)]
+    initializers = table_initializers(graph_def, consumed)
     functions = [{"name": f.signature.name, "nodes": len(f.node_def), "bytes": f.ByteSize(),
                   "inputs": len(f.signature.input_arg), "outputs": len(f.signature.output_arg)}
                  for f in graph_def.library.function]
@@ -83,6 +101,8 @@ def graph_summary(graph_def: Any, *, max_listed: int = 200) -> dict[str, Any]:
         # and name each output after its output key).
         "feeds": [f"{i['name']}:0" for i in inputs],
         "fetches": [f"{name}:0" for name in outputs[:max_listed]],
+        # NoOps grouping lookup-table initializers (as freezing writes them): run once before the fetches.
+        "initializers": initializers,
         "op_types": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
         "variables": variables,
         "parameters": sum(v["params"] or 0 for v in variables),
