@@ -108,3 +108,17 @@ def test_batch_records_hold_the_document_of_the_single_command(command: str, hub
             continue
         main([command, record["path"], "--json"])
         assert record["result"] == json.loads(capsys.readouterr().out)
+
+
+def test_a_url_hub_is_searched_and_read_through_fsspec(hub: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("fsspec")
+    url = hub.resolve().as_uri()  # file:///...: the URL code path, served from local files
+    out = tmp_path / "graph.jsonl"
+    assert main(["graph", url, "--jobs", "2", "--jsonl", str(out)]) == 0
+    records = read_records(out)
+    local = [m.path for m in discover(hub.resolve(), task="graph")]
+    assert sorted(r["path"] for r in records) == sorted(Path(p).as_uri() for p in local)
+    for record in records:
+        direct = run_task("graph", record["path"][len("file://"):], {})["result"]
+        assert {**record["result"], "path": None} == {**direct, "path": None}
