@@ -148,9 +148,8 @@ def test_frozen_tf2_saved_model_round_trips_through_tensorflow_and_tflite(case: 
     with np.load(SAVED_MODELS / case / "expected.npz") as arrays:
         feeds = {k[len("feed/"):]: arrays[k] for k in arrays.files if k.startswith("feed/")}
     frozen = tff.freeze_saved_model(source)
-    inputs = {key: spec["tensor_name"] for key, spec in doc["inputs"].items()}
-    outputs = {key: f"{key}:0" for key in doc["outputs"]}
-    write_saved_model(frozen, tmp_path / "export", inputs=inputs, outputs=outputs)
+    # Default input keys drop the serving_default_ prefix of the frozen placeholders: the original keys.
+    write_saved_model(frozen, tmp_path / "export", outputs=sorted(doc["outputs"]))
     original = tf.saved_model.load(str(source)).signatures["serving_default"]
     want = {k: v.numpy() for k, v in original(**{k: tf.constant(v) for k, v in feeds.items()}).items()}
     ours = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]

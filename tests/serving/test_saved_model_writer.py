@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import tfformats as tff
+from fixture_data import FIXTURES
 from graph_cases import freeze_case, freeze_case_report, load_case
 from tfformats.cli import main
 from tfformats.errors import ArgumentError, GraphError, OutputError
@@ -162,3 +163,14 @@ def test_a_graph_without_tables_has_no_main_op(frozen_mlp, tmp_path) -> None:
     info = write_saved_model(frozen_mlp, tmp_path / "m", outputs=["probs"])
     assert info.init_op is None
     assert not tff.read_saved_model(tmp_path / "m").meta_graphs[0].collection_def
+
+
+def test_a_frozen_tf2_signature_gets_its_original_input_and_output_keys_back(tmp_path) -> None:
+    model = FIXTURES / "saved_models" / "multi_io" / "model"
+    original = tff.read_saved_model(model).meta_graphs[0].signature_def["serving_default"]
+    frozen = tff.freeze_saved_model(model)
+    info = write_saved_model(frozen, tmp_path / "m", outputs=sorted(original.outputs))
+    assert set(info.inputs) == set(original.inputs)
+    assert set(info.outputs) == set(original.outputs)
+    for key, spec in info.inputs.items():
+        assert spec.dtype == original.inputs[key].dtype

@@ -19,8 +19,11 @@ TensorFlow tools that take a SavedModel but not a frozen graph (tf.lite.TFLiteCo
 .from_saved_model, the TF-TRT converter, TensorFlow Serving) then accept the frozen graph.
 
 Tensors are NODE (output 0), NODE:N, or KEY=NODE:N to choose the signature key; without a key
-the key is the node name (NODE_N for outputs past 0). Without --inputs, every Placeholder the
-outputs depend on is an input. The graph must hold no variables: run 'tfformats freeze' first.
+the key is the node name (NODE_N for outputs past 0), less a leading '<signature>_' (the
+serving_default_x placeholders of a frozen TF2 SavedModel get their key x back). Without
+--inputs, every Placeholder the outputs depend on is an input. The graph must hold no
+variables: run 'tfformats freeze' first. A graph that fills lookup tables gets the freezer's
+init_all_tables node (or --init-op) as the op TensorFlow runs at load.
 
 examples:
   tfformats saved-model frozen.pb export/1 --inputs x --outputs probs

@@ -69,9 +69,16 @@ def _load_graph(graph: Any) -> tuple[Any, str]:
     return graph, "<graph>"
 
 
-def default_key(tensor: str) -> str:
-    """Signature key for a tensor given without one: ``x:0`` -> ``x``, ``split:1`` -> ``split_1``."""
+def default_key(tensor: str, signature: str = "") -> str:
+    """Signature key for a tensor given without one: ``x:0`` -> ``x``, ``split:1`` -> ``split_1``.
+
+    TensorFlow names a signature's input placeholders ``<signature>_<key>`` (``serving_default_x``),
+    and so does a graph tfformats froze from a TF2 SavedModel: that prefix is dropped again.
+    """
     node, _, index = tensor.rpartition(":")
+    prefix = f"{signature}_"
+    if signature and node.startswith(prefix) and len(node) > len(prefix):
+        node = node[len(prefix):]
     return node if index == "0" else f"{node}_{index}"
 
 
@@ -91,11 +98,12 @@ def parse_names(names: TensorNames) -> list[tuple[Optional[str], str]]:
     return out
 
 
-def _resolve(index: GraphIndex, names: list[tuple[Optional[str], str]], what: str) -> dict[str, TensorSpec]:
+def _resolve(index: GraphIndex, names: list[tuple[Optional[str], str]], what: str,
+             signature: str = "") -> dict[str, TensorSpec]:
     specs = index.specs([t for _, t in names], what)
     out: dict[str, TensorSpec] = {}
     for (key, _), spec in zip(names, specs):
-        key = key or default_key(spec.name)
+        key = key or default_key(spec.name, signature)
         if key in out:
             raise ArgumentError(f"{index.source}: {what} key {key!r} is given twice ({out[key].name}, {spec.name})")
         out[key] = spec
@@ -281,7 +289,8 @@ def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = No
         graph: a frozen GraphDef or the path of a ``.pb``/``.pbtxt``.
         out_dir: folder to create; an existing non-empty one is refused unless ``overwrite``.
         inputs: tensors fed by the signature (``"x"``, ``"x:0"``, ``"key=x:0"``, a list of those or a
-            ``{key: tensor}`` dict); default: every Placeholder the outputs depend on.
+            ``{key: tensor}`` dict); default: every Placeholder the outputs depend on. A key defaults to
+            the node name without a leading ``<signature>_`` (``serving_default_x`` -> ``x``).
         outputs: tensors the signature returns, in the same forms. A key defaults to the node name.
         signature: the SignatureDef key.
         tags: the meta graph's tag set.
@@ -303,7 +312,7 @@ def write_saved_model(graph: Any, out_dir: PathLike, *, inputs: TensorNames = No
     in_names = parse_names(inputs)
     if not in_names:
         in_names = [(None, p) for p in _needed_placeholders(index, out_specs.values())]
-    in_specs = _resolve(index, in_names, "input")
+    in_specs = _resolve(index, in_names, "input", signature)
     if not re.fullmatch(r"\S+", signature):
         raise ArgumentError(f"signature key {signature!r} must be a non-empty word")
     tag_list = [t for t in tags if t]
