@@ -18,8 +18,8 @@ from .._io.source import ByteSource, LocalFile, StorageOptions, is_url, open_sou
 from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TruncatedError
 from ..table import TableReader
 from . import data, naming
-from .entries import (BIG_ENDIAN, HEADER_KEY, Entry, Header, Heads, decode_entries, decode_entry, decode_header,
-                      decode_heads, dtypes_and_shapes)
+from .entries import (BIG_ENDIAN, HEADER_KEY, Entry, FastEntry, Header, Heads, decode_entry, decode_entry_rows,
+                      decode_header, decode_heads, dtypes_and_shapes)
 from .slices import Extent, check_tiling, encode_slice_key, region, resolve
 
 # Tensors larger than this are read in chunks, with the checksum of one chunk
@@ -90,6 +90,7 @@ class BundleReader(CheckpointReader):
         self._slice_raw: dict[bytes, bytes] = {}
         self._entries: dict[str, Entry] = {}
         self._all_entries = False
+        self._whole: dict[str, FastEntry] = {}  # tensors stored whole, after the index was decoded in bulk
         self._heads: Optional[Heads] = None  # dtype/shape prefixes, once the index has been listed
         self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
         self._infos: Optional[dict[str, TensorInfo]] = None
@@ -124,17 +125,25 @@ class BundleReader(CheckpointReader):
             self._raw = raw
         return self._raw
 
-    def _load_entries(self) -> dict[str, Entry]:
-        """Decode every entry at once (listing and reading everything need them all)."""
+    def _load_entries(self) -> None:
+        """Decode every entry at once (listing and then reading many tensors need them all).
+
+        Tensors stored whole land in ``_whole`` as plain tuples (see ``decode_entry_rows``); Entry objects are
+        made from them only when asked for.
+        """
         if not self._all_entries:
             raw = self._load_raw()
             with _gc_paused():
-                names = list(raw)
-                decoded = decode_entries(names, list(raw.values()), self.header, self.index_path,
-                                         self._entry_cache, self._heads)
-                self._entries = dict(zip(names, decoded))
+                whole, other = decode_entry_rows(list(raw), list(raw.values()), self.header, self.index_path,
+                                                 self._entry_cache, self._heads)
+            self._whole = whole
+            self._entries.update(other)
             self._all_entries = True
-        return self._entries
+
+    def _all_names_and_entries(self) -> Iterator[tuple[str, Entry]]:
+        self._load_entries()
+        for name in self._load_raw():
+            yield name, self.entry(name)
 
     def _raw_value(self, name: str) -> Optional[bytes]:
         if self._raw is not None:
@@ -146,8 +155,13 @@ class BundleReader(CheckpointReader):
         entry = self._entries.get(name)
         if entry is None and self._raw is not None and not self._all_entries:
             # The index was listed, so many tensors are likely to be read: decode every entry at once.
-            entry = self._load_entries().get(name)
+            self._load_entries()
+            entry = self._entries.get(name)
         if entry is None:
+            whole = self._whole.get(name)
+            if whole is not None:
+                entry = self._entries[name] = Entry(*whole[:6], ())
+                return entry
             value = self._raw_value(name)
             if value is None or not name:
                 raise KeyError(f"{name!r} is not in checkpoint {self.prefix}")
@@ -189,7 +203,7 @@ class BundleReader(CheckpointReader):
     def tensor_infos(self) -> dict[str, TensorInfo]:
         if self._infos is None:
             infos = {}
-            for name, e in self._load_entries().items():
+            for name, e in self._all_names_and_entries():
                 if e.slices:
                     nbytes = sum(part.size for _, part in self.slices_of(name))
                 else:
@@ -203,8 +217,6 @@ class BundleReader(CheckpointReader):
 
     def _dtypes_and_shapes(self) -> dict[str, tuple[dtypes.DType, tuple[int, ...]]]:
         """Dtype and shape of every tensor, decoding only what listing needs."""
-        if self._all_entries:
-            return {name: (e.dtype, e.shape) for name, e in self._entries.items()}
         raw = self._load_raw()
         with _gc_paused():
             names, values = list(raw), list(raw.values())
@@ -423,8 +435,21 @@ class BundleReader(CheckpointReader):
         comes back as a read-only view of the memory-mapped shard (no copy; the
         checksum is still verified unless the reader was opened without it).
         """
+        # The common case, kept inline: a small fixed-size tensor stored whole in a local little-endian shard.
+        whole = self._whole.get(name)
+        if whole is not None:
+            row, shape, shard_id, offset, size, _, raw_crc = whole
+            view = self._views.get(shard_id)
+            if view is not None and row.itemsize and self._little and 0 < size <= _SMALL \
+                    and offset + size <= len(view):
+                chunk = view[offset:offset + size]
+                if self.verify_checksums and crc32c_raw(chunk) != raw_crc:
+                    e = self.entry(name)
+                    raise self._mismatch(name, e, self._shards[shard_id], checksums.masked_crc32c(chunk))
+                if copy:
+                    return np.ndarray(shape, row.numpy, bytearray(chunk))
+                return np.ndarray(shape, row.numpy, chunk)
         e = self._entries.get(name) or self.entry(name)
-        # The common case, kept inline: a small fixed-size tensor in a local little-endian shard.
         row, shape, shard_id, offset, size, crc, slices = e
         if size <= _SMALL and row.itemsize and self._little and not slices:
             view = self._views.get(shard_id)
@@ -461,22 +486,22 @@ class BundleReader(CheckpointReader):
         Large tensors are read ahead on a second thread: while one tensor's
         checksum is verified here, the next one is already being read.
         """
-        entries = self._load_entries()
-        names = list(entries)
+        self._load_entries()
+        names = self.names()
         for shard_id in range(self.header.num_shards):
             self._shard(shard_id)  # open every shard here, not on the read thread
         executor = worker("read-ahead")
         pending: Optional[Future[tuple[np.ndarray, int]]] = None
         pending_name = ""
         for i, name in enumerate(names):
-            e = entries[name]
+            e = self.entry(name)
             if pending is not None and pending_name == name:
                 future, pending = pending, None
             else:
                 future = None
             # Start reading the next large tensor before working on this one.
             if i + 1 < len(names):
-                nxt = entries[names[i + 1]]
+                nxt = self.entry(names[i + 1])
                 if self._prefetchable(nxt):
                     pending, pending_name = executor.submit(self._fetch, names[i + 1], nxt), names[i + 1]
             if future is None:
