@@ -142,6 +142,12 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
 class CountingServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            super().handle_error(request, client_address)  # a client hanging up early is expected here
+
     def __init__(self, root: Path, mode: str) -> None:
         self.root, self.mode, self.counter = root, mode, Counter()
         handler = lambda *a: RangeHandler(*a, directory=str(root))  # noqa: E731

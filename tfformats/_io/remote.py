@@ -8,7 +8,9 @@ How bytes move:
 - Small reads (below :data:`DIRECT_MIN`) go through a per-file cache of :data:`BLOCK`-sized blocks: the blocks a
   read misses are fetched in one request, so neighbouring small tensors and neighbouring index blocks share a
   request. Reading the same region in order grows the request (readahead), up to the end of the file.
-- Large reads go straight into the caller's buffer as :data:`PIECE`-sized ranged requests run in parallel.
+- Large reads go straight into the caller's buffer as ranged requests run in parallel (up to :data:`WORKERS`
+  pieces of :data:`PIECE_MIN` to :data:`PIECE_MAX` bytes); for plain ``http(s)://`` objects these requests are
+  made by :mod:`~tfformats._io.http_ranges`, which is about three times faster than fsspec's HTTP client.
 - Every response is checked against the range asked for: a server that ignores ``Range`` (and sends the whole
   file) or sends less than promised raises a :class:`~tfformats.errors.FormatError` naming the URL.
 """
@@ -22,6 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
 from ..errors import NotFoundError, PathLike, TFFormatsError, TruncatedError, WrongFormatError
+from . import http_ranges
+from .http_ranges import RangeReader
 from .source import ByteSource, StorageOptions
 
 # Cache block: a read of S small bytes transfers at most S + 2 * BLOCK.
@@ -32,7 +36,9 @@ CACHE_BLOCKS = 64
 READAHEAD_BLOCKS = 16
 # Reads at least this large bypass the cache and are split into parallel requests.
 DIRECT_MIN = 1 << 20
-PIECE = 4 << 20
+# A large read is split into WORKERS pieces of at least PIECE_MIN and at most PIECE_MAX bytes.
+PIECE_MIN = 512 << 10
+PIECE_MAX = 8 << 20
 WORKERS = 8
 
 T = TypeVar("T")
@@ -161,6 +167,11 @@ class RemoteFile(ByteSource):
         if size is None:
             raise RemoteError("the server does not tell the size of this file (no Content-Length)", url)
         self.size = int(size)
+        # Large reads of plain HTTP(S) objects bypass fsspec's event loop (see http_ranges).
+        self._ranges: Optional[RangeReader] = None
+        if http_ranges.usable(url, storage_options):
+            headers = dict(storage_options or {}).get("headers")
+            self._ranges = RangeReader(str(info.get("url") or url), url, headers if isinstance(headers, dict) else None)
         self._blocks: collections.OrderedDict[int, bytes] = collections.OrderedDict()
         self._lock = threading.Lock()
         self._run_end = -1  # block after the last cache fetch, for readahead
@@ -236,9 +247,10 @@ class RemoteFile(ByteSource):
         if n < DIRECT_MIN:
             self._read_cached(target, offset)
             return n
-        pieces = [(start, min(start + PIECE, n)) for start in range(0, n, PIECE)]
-        futures: list[Future[None]] = [
-            _workers().submit(self._fetch_into, target[a:b], offset + a) for a, b in pieces]
+        piece = min(max(-(-n // WORKERS), PIECE_MIN), PIECE_MAX)
+        pieces = [(start, min(start + piece, n)) for start in range(0, n, piece)]
+        fetch = self._ranges.read_into if self._ranges is not None else self._fetch_into
+        futures: list[Future[None]] = [_workers().submit(fetch, target[a:b], offset + a) for a, b in pieces]
         error: Optional[BaseException] = None
         for future in futures:
             exc = future.exception()
@@ -278,5 +290,5 @@ def open_remote(url: str, *, storage_options: StorageOptions = None) -> ByteSour
     return RemoteFile(url, storage_options)
 
 
-__all__ = ["BLOCK", "DIRECT_MIN", "MissingExtraError", "PIECE", "RemoteAccessError", "RemoteError", "RemoteFile",
+__all__ = ["BLOCK", "DIRECT_MIN", "MissingExtraError", "PIECE_MAX", "PIECE_MIN", "RemoteAccessError", "RemoteError", "RemoteFile",
            "call", "filesystem", "open_remote", "remote_error"]
