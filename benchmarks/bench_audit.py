@@ -22,7 +22,8 @@ Scoring, the same for every tool:
   modelscan: an issue; ModelAudit: an issue of severity warning or critical) and that finding names the
   payload op (for the Keras case: the Lambda layer);
 - a benign model is a *false positive* when the tool flags it at all;
-- seconds per model: wall time of one tool process per model (start-up included), median and mean.
+- seconds per model: wall time of one tool process per model (start-up included), median and mean;
+- the exit status is reported too (ModelAudit exits 1 on every SavedModel).
 
 Nothing here asserts anything; the report is a markdown table on stdout.
 """
@@ -60,6 +61,9 @@ def ensure_venv(name: str, requirement: str, probe: str) -> Path:
     return venv / "bin"
 
 
+Scan = Callable[[Path, str, float], "tuple[bool, bool, float, int]"]
+
+
 def _run(cmd: list[str], timeout: float) -> tuple[int, str, float]:
     env = dict(os.environ, **QUIET_ENV)
     start = time.perf_counter()
@@ -71,48 +75,48 @@ def _run(cmd: list[str], timeout: float) -> tuple[int, str, float]:
     return code, out, time.perf_counter() - start
 
 
-# -- one function per tool: (path, payload) -> (flagged, named the payload, seconds, note) ------------
+# -- one function per tool: (path, payload) -> (flagged, named the payload, seconds, exit status) -----
 
-def tfformats_tool(python: str) -> Callable[[Path, str, float], tuple[bool, bool, float, str]]:
-    def scan(path: Path, payload: str, timeout: float) -> tuple[bool, bool, float, str]:
+def tfformats_tool(python: str) -> Scan:
+    def scan(path: Path, payload: str, timeout: float) -> tuple[bool, bool, float, int]:
         code, out, seconds = _run([python, "-m", "tfformats", "audit", "--json", str(path)], timeout)
         if code not in (0, 1):
-            return False, False, seconds, f"exit {code}"
+            return False, False, seconds, code
         doc = json.loads(out)
         high = [f for f in doc["findings"] if f["severity"] in ("high", "critical")]
         named = any(f["op"] == payload or payload in f["message"] for f in high)
-        return bool(high), named, seconds, ""
+        return bool(high), named, seconds, code
     return scan
 
 
-def modelscan_tool(bin_dir: Path) -> Callable[[Path, str, float], tuple[bool, bool, float, str]]:
-    def scan(path: Path, payload: str, timeout: float) -> tuple[bool, bool, float, str]:
+def modelscan_tool(bin_dir: Path) -> Scan:
+    def scan(path: Path, payload: str, timeout: float) -> tuple[bool, bool, float, int]:
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "report.json"
             code, _, seconds = _run([str(bin_dir / "modelscan"), "-p", str(path), "-r", "json", "-o", str(report)],
                                     timeout)
             if not report.exists():
-                return False, False, seconds, f"no report (exit {code})"
+                return False, False, seconds, code
             doc = json.loads(report.read_text(encoding="utf-8"))
         issues = doc.get("issues", [])
         named = any(payload in (i.get("operator") or "") or payload in (i.get("description") or "")
                     for i in issues)
-        return bool(issues), named, seconds, ""
+        return bool(issues), named, seconds, code
     return scan
 
 
-def modelaudit_tool(bin_dir: Path) -> Callable[[Path, str, float], tuple[bool, bool, float, str]]:
-    def scan(path: Path, payload: str, timeout: float) -> tuple[bool, bool, float, str]:
+def modelaudit_tool(bin_dir: Path) -> Scan:
+    def scan(path: Path, payload: str, timeout: float) -> tuple[bool, bool, float, int]:
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "report.json"
             code, _, seconds = _run([str(bin_dir / "modelaudit"), "scan", str(path), "--format", "json",
                                      "-o", str(report)], timeout)
             if not report.exists():
-                return False, False, seconds, f"no report (exit {code})"
+                return False, False, seconds, code
             doc = json.loads(report.read_text(encoding="utf-8"))
         issues = [i for i in doc.get("issues", []) if str(i.get("severity", "")).lower() in ("critical", "warning")]
         named = any(payload in json.dumps(i) for i in issues)
-        return bool(issues), named, seconds, f"exit {code}"
+        return bool(issues), named, seconds, code
     return scan
 
 
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     cases = json.loads((args.corpus / "corpus.json").read_text(encoding="utf-8"))["cases"]
-    tools: dict[str, Callable[[Path, str, float], tuple[bool, bool, float, str]]] = {}
+    tools: dict[str, Scan] = {}
     for name in args.tools.split(","):
         if name == "tfformats":
             tools[name] = tfformats_tool(args.tff_python)
@@ -142,23 +146,26 @@ def main(argv: list[str] | None = None) -> int:
         case = cases[case_name]
         path = args.corpus / case_name / case["target"]
         for tool, scan in tools.items():  # the tools alternate on each model, same files, same run
-            flagged, named, seconds, note = scan(path, case.get("payload", ""), args.timeout)
-            results[tool][case_name] = {"malicious": case["malicious"], "flagged": flagged, "named": named,
-                                        "seconds": seconds, "note": note}
+            hit, named, seconds, code = scan(path, case.get("payload", ""), args.timeout)
+            results[tool][case_name] = {"malicious": case["malicious"], "flagged": hit, "named": named,
+                                        "seconds": seconds, "exit": code}
         print(f"[bench_audit] {case_name}: " + ", ".join(
             f"{t}={'flag' if results[t][case_name]['flagged'] else 'pass'}" for t in tools), file=sys.stderr)
 
     malicious = sorted(n for n, c in cases.items() if c["malicious"])
     benign = sorted(n for n, c in cases.items() if not c["malicious"])
-    print(f"| tool | detected (payload named) | flagged at all | false positives | seconds / model (median, mean) |")
-    print("|---|---|---|---|---|")
+    print("| tool | detected (payload named) | malicious flagged | benign flagged (false positives) | "
+          "benign with exit status != 0 | seconds / model (median, mean) |")
+    print("|---|---|---|---|---|---|")
     for tool, by_case in results.items():
         detected = sum(1 for n in malicious if by_case[n]["flagged"] and by_case[n]["named"])
         flagged = sum(1 for n in malicious if by_case[n]["flagged"])
         false_pos = sum(1 for n in benign if by_case[n]["flagged"])
+        nonzero = sum(1 for n in benign if by_case[n]["exit"] != 0)
         times = [r["seconds"] for r in by_case.values()]
         print(f"| {tool} | {detected} of {len(malicious)} | {flagged} of {len(malicious)} | "
-              f"{false_pos} of {len(benign)} | {statistics.median(times):.2f}, {statistics.fmean(times):.2f} |")
+              f"{false_pos} of {len(benign)} | {nonzero} of {len(benign)} | "
+              f"{statistics.median(times):.2f}, {statistics.fmean(times):.2f} |")
     print()
     missed = {tool: [n for n in malicious if not (r[n]["flagged"] and r[n]["named"])] for tool, r in results.items()}
     for tool, names in missed.items():
