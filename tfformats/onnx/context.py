@@ -28,9 +28,10 @@ class Model:
         self.helper = onnx.helper
         self.opset = opset
         self.functions = functions
-        self.frames: dict[str, Any] = {}  # TF1 while frames by loop node name (v1_loops.collapse)
-        # the model is built in place: initializers go straight into the final GraphProto (weights are
-        # copied once, when their bytes are set)
+        self.frames: dict[str, Any] = {}
+        self.arrays: dict[str, np.ndarray] = {}  # initializer values by name  # TF1 while frames by loop node name (v1_loops.collapse)
+        # the model is built in place; initializers stay numpy arrays until write_initializers, so that
+        # weights replaced by later passes are never serialized
         self.proto = onnx.ModelProto()
         self.graph = self.proto.graph
         self._names: set[str] = set()
@@ -50,6 +51,22 @@ class Model:
             raise GraphError(f"ONNX name {name!r} is used twice")
         self._names.add(name)
 
+    def write_initializers(self, names: set[str]) -> None:
+        """Put the arrays named in ``names`` into the graph as initializers (bytes copied once)."""
+        from .dtypes import from_numpy
+
+        for name, array in self.arrays.items():
+            if name not in names:
+                continue
+            tensor = self.graph.initializer.add()
+            tensor.name = name
+            if array.dtype == object:
+                tensor.CopyFrom(self.onnx.numpy_helper.from_array(array, name))
+                continue
+            tensor.data_type = from_numpy(array.dtype)
+            tensor.dims.extend(int(d) for d in array.shape)
+            tensor.raw_data = contiguous(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+
     def initializer(self, array: np.ndarray, hint: str) -> str:
         """Add ``array`` as an initializer (small equal arrays are shared) and return its name."""
         array = np.asarray(array)
@@ -60,16 +77,7 @@ class Model:
             if found is not None:
                 return found
         name = self.unique(hint)
-        tensor = self.graph.initializer.add()
-        tensor.name = name
-        if array.dtype == object:
-            tensor.CopyFrom(self.onnx.numpy_helper.from_array(array, name))
-        else:
-            from .dtypes import from_numpy
-
-            tensor.data_type = from_numpy(array.dtype)
-            tensor.dims.extend(int(d) for d in array.shape)
-            tensor.raw_data = contiguous(array).astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+        self.arrays[name] = array
         if key is not None:
             self._small_consts[key] = name
         return name

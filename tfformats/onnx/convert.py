@@ -18,6 +18,7 @@ from ._deps import require_onnx
 from .context import Context, Model
 from .dtypes import onnx_type
 from .graph import format_unsupported, needed_nodes, unsupported_ops, convert_nodes
+from .fuse import fold_conv_affine
 from .layout import cancel_transposes, drop_unused
 from .source import Frozen, Source, resolve
 from .values import Shape, Value
@@ -143,7 +144,8 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
     graph.input.extend(graph_inputs)
     graph.output.extend(outputs)
     cancel_transposes(graph)
-    drop_unused(graph)
+    fold_conv_affine(graph, model)
+    model.write_initializers(drop_unused(graph))
     from .. import __version__
 
     proto = model.proto
@@ -177,9 +179,8 @@ def _free_name(cx: Context, model: Model, wanted: str) -> None:
     for node in cx.nodes:
         _rename_node_io(node, wanted, other)
     _rename_deep(cx.nodes, wanted, other)
-    for init in model.graph.initializer:
-        if init.name == wanted:
-            init.name = other
+    if wanted in model.arrays:
+        model.arrays[other] = model.arrays.pop(wanted)
     model._names.discard(wanted)
 
 

@@ -70,8 +70,8 @@ def _names_read(graph: Any) -> set[str]:
     return names
 
 
-def drop_unused(graph: Any) -> int:
-    """Remove nodes none of whose outputs is read (by a node, a subgraph or a graph output)."""
+def drop_unused(graph: Any) -> set[str]:
+    """Remove nodes none of whose outputs is read; returns every value name still read."""
     needed = {o.name for o in graph.output}
     kept: list[Any] = []
     for node in reversed(list(graph.node)):
@@ -81,10 +81,7 @@ def drop_unused(graph: Any) -> int:
             for attr in node.attribute:
                 for g in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
                     needed |= _names_read(g)
-    removed = len(graph.node) - len(kept)
-    if removed:
+    if len(kept) != len(graph.node):
         del graph.node[:]
         graph.node.extend(reversed(kept))
-        for i in reversed([i for i, t in enumerate(graph.initializer) if t.name not in needed]):
-            del graph.initializer[i]
-    return removed
+    return needed

@@ -42,7 +42,7 @@ class Frame:
 
 
 def _frame_name(node: Any) -> str:
-    return node.attr["frame_name"].s.decode("utf-8", "replace")
+    return str(node.attr["frame_name"].s.decode("utf-8", "replace"))
 
 
 def _consumers(nodes: list[Any]) -> dict[str, list[Any]]:

@@ -36,8 +36,31 @@ def _reshape_shape(x: Value, target: list[Dim]) -> Shape:
     return tuple(out)
 
 
+def _inserts_ones(x: Value, target: list[Dim]) -> Optional[list[int]]:
+    """Where ``target`` adds size-1 axes to ``x``'s shape and changes nothing else, those positions."""
+    if x.shape is None or any(d == 1 or d is None for d in x.shape) or any(d is None or d == -1 for d in target):
+        return None
+    if [d for d in target if d != 1] != list(x.shape):
+        return None
+    return [i for i, d in enumerate(target) if d == 1]
+
+
 def reshape(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     x, shape = ins
+    target_parts = [int(v) for v in shape.const.reshape(-1)] if shape.const is not None else shape.parts
+    ones = _inserts_ones(x, list(target_parts)) if target_parts is not None and len(target_parts) > (x.rank or 0) \
+        else None
+    if ones is not None and target_parts is not None:
+        # only size-1 axes appear: an Unsqueeze, made channels-first at once for [N, 1, ..., 1, C]
+        rank = len(target_parts)
+        out_shape = tuple(target_parts)
+        if rank >= 3 and ones == list(range(1, rank - 1)):
+            name = cx.emit1("Unsqueeze", [cx.plain(x), cx.int64s(list(range(2, rank)))], hint=node.name)
+            from ..values import channels_first
+
+            return [Value(name, x.dtype, out_shape, channels_first(rank))]
+        name = cx.emit1("Unsqueeze", [cx.plain(x), cx.int64s(ones)], hint=node.name)
+        return [Value(name, x.dtype, out_shape)]
     if shape.const is not None:
         target = [int(v) for v in shape.const.reshape(-1)]
         name = cx.emit1("Reshape", [cx.plain(x), cx.int64s(target, "shape")], hint=node.name,
@@ -278,7 +301,8 @@ def tile(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     name = cx.emit1("Tile", [cx.plain(x), int64(cx, m)], hint=node.name)
     shape: Shape = None
     if x.shape is not None and m.const is not None:
-        shape = tuple(d * int(k) if isinstance(d, int) else None for d, k in zip(x.shape, m.const.reshape(-1)))
+        shape = tuple(d * int(k) if isinstance(d, int) else (d if k == 1 else None)
+                      for d, k in zip(x.shape, m.const.reshape(-1)))
     return [Value(name, x.dtype, shape)]
 
 
@@ -305,7 +329,8 @@ def pad(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
         src = x.forms[perm] if perm is not None else cx.plain(x)
         shape = None
         if x.shape is not None:
-            shape = tuple(d + int(a + b) if isinstance(d, int) else None for d, (a, b) in zip(x.shape, p))
+            shape = tuple(d + int(a + b) if isinstance(d, int) else (d if a == b == 0 else None)
+                          for d, (a, b) in zip(x.shape, p))
     else:
         perm = None
         flat = cx.emit1("Reshape", [cx.emit1("Transpose", [int64(cx, paddings)], perm=[1, 0]),

@@ -6,14 +6,27 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .. import attrs
 from ..context import Context
 from ..values import Value
 from .common import Folder, Handler
 
 
+def _tensor_value(proto: Any) -> np.ndarray:
+    """A TensorProto's value; raw ``tensor_content`` is viewed, not copied twice (weights are big)."""
+    from ... import dtypes as tfd
+    from ...tensor_proto import shape_of, to_numpy
+
+    if proto.tensor_content and proto.dtype in (tfd.FLOAT, tfd.DOUBLE, tfd.INT32, tfd.INT64, tfd.HALF):
+        dtype = tfd.numpy_dtype(proto.dtype)
+        shape = shape_of(proto.tensor_shape)
+        data = proto.tensor_content
+        if len(data) == int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+            return np.frombuffer(data, dtype).reshape(shape)
+    return to_numpy(proto)
+
+
 def const(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
-    value = attrs.get_tensor(node, "value")
+    value = _tensor_value(node.attr["value"].tensor)
     if value.dtype == object:
         raise cx.unsupported(node, "string constants are not converted")
     return [cx.constant(value)]

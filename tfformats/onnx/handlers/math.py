@@ -19,8 +19,28 @@ def _unary(op: str, **kw: Any) -> Handler:
     return handle
 
 
+# x * 1, x / 1, x + 0, x - 0 with a scalar constant are x, exactly: no node for them
+_NEUTRAL = {"Mul": (1, (0, 1)), "Div": (1, (1,)), "Add": (0, (0, 1)), "Sub": (0, (1,))}
+
+
+def _neutral(op: str, ins: list[Value]) -> Optional[Value]:
+    rule = _NEUTRAL.get(op)
+    if rule is None or len(ins) != 2:
+        return None
+    unit, positions = rule
+    for pos in positions:
+        c, other = ins[pos], ins[1 - pos]
+        if c.const is not None and c.const.size == 1 and c.const.ndim == 0 and c.dtype == other.dtype \
+                and other.const is None and c.const.reshape(()) == unit:
+            return other
+    return None
+
+
 def _binary(op: str, out_bool: bool = False) -> Handler:
     def handle(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+        same = None if out_bool else _neutral(op, ins)
+        if same is not None:
+            return [same]
         return [elementwise(cx, node, op, ins, odt.BOOL if out_bool else None)]
     return handle
 
@@ -87,7 +107,8 @@ def not_equal(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 
 
 def real_div(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
-    return [elementwise(cx, node, "Div", ins)]
+    same = _neutral("Div", ins)
+    return [same if same is not None else elementwise(cx, node, "Div", ins)]
 
 
 def floor_div(cx: Context, node: Any, ins: list[Value]) -> list[Value]:

@@ -1,0 +1,79 @@
+"""Fold a per-channel Mul or Add that follows a Conv into the Conv's weights and bias.
+
+Keras' batch normalization at inference is ``x * scale + shift`` with constant per-channel factors; after a
+convolution these fold into its kernel (scaled along output channels) and bias, as TensorFlow's own graph
+optimizers and onnxruntime's do, so the model carries one node where it had three.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Optional
+
+import numpy as np
+
+from .context import Model
+
+
+def _per_channel(a: np.ndarray, channels: int, rank: int) -> Optional[np.ndarray]:
+    """``a`` as a [channels] vector if it broadcasts along the channel axis of an NC... tensor only."""
+    if a.size == 1:
+        return np.full(channels, a.reshape(()), a.dtype)
+    shape = list(a.shape)
+    while shape and shape[0] == 1 and len(shape) > rank - 1:
+        shape.pop(0)
+    if len(shape) == rank - 1 and shape[0] == channels and all(d == 1 for d in shape[1:]):
+        return a.reshape(channels)
+    return None
+
+
+def fold_conv_affine(graph: Any, model: Model) -> int:
+    """Fold per-channel constant Mul/Add into the Conv before them; returns the nodes removed."""
+    arrays = model.arrays
+    outputs = {o.name for o in graph.output}
+    users: dict[str, list[Any]] = defaultdict(list)
+    for n in graph.node:
+        for i in n.input:
+            users[i].append(n)
+    for n in graph.node:
+        for attr in n.attribute:
+            if attr.HasField("g") or len(attr.graphs):
+                return 0  # names read inside subgraphs are not tracked here; leave such models alone
+    removed: set[int] = set()
+    for conv in graph.node:
+        if conv.op_type != "Conv" or conv.input[1] not in arrays:
+            continue
+        while True:
+            out = conv.output[0]
+            after = users.get(out, [])
+            if len(after) != 1 or out in outputs or after[0].op_type not in ("Mul", "Add"):
+                break
+            op = after[0]
+            other = op.input[1] if op.input[0] == out else op.input[0]
+            if other not in arrays or other == out:
+                break
+            w = arrays[conv.input[1]]
+            vec = _per_channel(arrays[other], w.shape[0], w.ndim)
+            if vec is None or vec.dtype != w.dtype:
+                break
+            bias = arrays.get(conv.input[2]) if len(conv.input) > 2 and conv.input[2] else None
+            if len(conv.input) > 2 and conv.input[2] and bias is None:
+                break
+            if bias is None:
+                bias = np.zeros(w.shape[0], w.dtype)
+            if op.op_type == "Mul":
+                w = w * vec.reshape((-1,) + (1,) * (w.ndim - 1))
+                bias = bias * vec
+            else:
+                bias = bias + vec
+            del conv.input[1:]
+            conv.input.extend([model.initializer(w, conv.name + "/W"),
+                               model.initializer(bias, conv.name + "/B")])
+            conv.output[0] = op.output[0]
+            users[op.output[0]] = users.pop(op.output[0], [])
+            removed.add(id(op))
+    if removed:
+        kept = [n for n in graph.node if id(n) not in removed]
+        del graph.node[:]
+        graph.node.extend(kept)
+    return len(removed)
