@@ -53,14 +53,14 @@ def reshape(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     if ones is not None and target_parts is not None:
         # only size-1 axes appear: an Unsqueeze, made channels-first at once for [N, 1, ..., 1, C]
         rank = len(target_parts)
-        out_shape = tuple(target_parts)
+        new_shape: Shape = tuple(target_parts)
         if rank >= 3 and ones == list(range(1, rank - 1)):
             name = cx.emit1("Unsqueeze", [cx.plain(x), cx.int64s(list(range(2, rank)))], hint=node.name)
             from ..values import channels_first
 
-            return [Value(name, x.dtype, out_shape, channels_first(rank))]
+            return [Value(name, x.dtype, new_shape, channels_first(rank))]
         name = cx.emit1("Unsqueeze", [cx.plain(x), cx.int64s(ones)], hint=node.name)
-        return [Value(name, x.dtype, out_shape)]
+        return [Value(name, x.dtype, new_shape)]
     if shape.const is not None:
         target = [int(v) for v in shape.const.reshape(-1)]
         name = cx.emit1("Reshape", [cx.plain(x), cx.int64s(target, "shape")], hint=node.name,
