@@ -134,7 +134,11 @@ def serve(jobs: BinaryIO, records: BinaryIO) -> None:
 
 
 def main() -> None:
+    import signal
+
     parent = int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid()
+    # Ctrl-C reaches the whole process group: the parent handles it and stops this process itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     jobs = os.fdopen(os.dup(0), "rb")
     records = os.fdopen(os.dup(1), "wb")

@@ -152,6 +152,8 @@ class IsolatedRunner:
 
     def _attempt(self, task: str, path: str, options: Mapping[str, Any]) -> dict[str, Any]:
         proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()
+        if self._closed:
+            raise _Died("the batch was stopped")
         assert proc.stdin is not None
         deadline = None if self.limits.timeout is None else time.monotonic() + self.limits.timeout
         try:
