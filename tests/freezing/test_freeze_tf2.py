@@ -27,7 +27,8 @@ from tfformats.proto import SavedModel
 from tfformats.tensor_proto import to_numpy
 
 SAVED_MODELS = Path(__file__).parent.parent / "fixtures" / "saved_models"
-FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io"]
+FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io", "keras_two_inputs",
+             "keras_top_level_op_list", "module_with_defaults", "lookup_table", "vocabulary_assets"]
 VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
 RESOURCE_READS = {"ReadVariableOp", "ResourceGather", "ResourceGatherNd"}
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
@@ -84,7 +85,7 @@ def test_no_node_passes_a_resource_handle(frozen: tuple[str, Any]) -> None:
 def test_one_placeholder_per_signature_input_keeps_its_tensor_name(frozen: tuple[str, Any]) -> None:
     case, result = frozen
     document, _ = _expected(case)
-    placeholders = {n.name: n for n in result.graph_def.node if n.op == "Placeholder"}
+    placeholders = {n.name: n for n in result.graph_def.node if n.op in ("Placeholder", "PlaceholderWithDefault")}
     wanted = {key: info["tensor_name"] for key, info in document["inputs"].items()}
     assert result.inputs == wanted
     assert set(placeholders) == {node_name(t) for t in wanted.values()}
@@ -108,9 +109,9 @@ def test_one_identity_per_signature_output_named_after_its_key(frozen: tuple[str
 
 def test_const_values_equal_the_variables_tensorflow_reads(frozen: tuple[str, Any]) -> None:
     case, result = frozen
-    _, values = _expected(case)
+    document, values = _expected(case)
     by_name = {n.name: n for n in result.graph_def.node}
-    assert result.frozen and set(result.sources) == set(result.frozen)
+    assert bool(result.frozen) == bool(document["variables"]) and set(result.sources) == set(result.frozen)
     for variable in result.sources.values():
         node = by_name[variable.node]
         assert node.op == "Const"
@@ -336,3 +337,15 @@ def test_output_key_equal_to_a_variable_node_name_renames_the_variable() -> None
     assert variable.node == "scale_1" and by_name["scale_1"].op == "Const"
     np.testing.assert_array_equal(to_numpy(by_name["scale_1"].attr["value"].tensor),
                                   values[f"variable/{variable.key}"])
+
+
+def test_defaulted_input_stays_a_placeholder_with_its_default() -> None:
+    document, _ = _expected("module_with_defaults")
+    result = load_and_freeze(str(_model_dir("module_with_defaults")))
+    by_name = {n.name: n for n in result.graph_def.node}
+    node = by_name[node_name(result.inputs["scale"])]
+    assert node.op == "PlaceholderWithDefault"
+    default = by_name[node_name(node.input[0])]
+    assert default.op == "Const"
+    assert to_numpy(default.attr["value"].tensor) == np.float32(document["notes"]["defaults"]["scale"])
+    assert by_name[node_name(result.inputs["x"])].op == "Placeholder"
