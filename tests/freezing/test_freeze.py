@@ -10,9 +10,9 @@ import pytest
 import tfformats as tff
 import tfformats.freezing as fz
 from graph_cases import case_names, freeze_case, load_case
-from tfformats.errors import FormatError, GraphError, UnsupportedError
+from tfformats.errors import FormatError, GraphError
 from tfformats.freezing.variables import VARIABLE_OPS
-from tfformats.graphs import read_graph_def, read_meta_graph, read_saved_model
+from tfformats.graphs import read_graph_def, read_meta_graph
 
 CASES = case_names()
 TABLE_OPS = {"HashTableV2", "HashTable", "MutableHashTableV2"}

@@ -18,6 +18,10 @@ with a :class:`GraphError` naming the write and the variable.
   through a cond branch not taken after the write is not "after" it (this is
   what lets an ``AssignAdd`` in one ``tf.cond`` branch and a read in the other
   freeze exactly).
+
+Inside functions (functional ``If``/``While`` and calls that receive a variable
+handle), :class:`UseChecker` allows only reads and pass-throughs; any write
+there is refused the same way.
 """
 
 from __future__ import annotations
