@@ -86,3 +86,33 @@ def test_a_write_to_a_variable_that_is_not_frozen_is_left_alone() -> None:
     graph = _graph(REF_VAR + 'node { name: "step" op: "ScatterAdd" input: "v" input: "one" input: "one" }\n'
                              'node { name: "out" op: "Identity" input: "step" }')
     check_writes(graph, [], ["out"])
+
+
+def test_a_write_inside_a_functional_if_branch_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    import tfformats as tff
+
+    graph = _graph('''
+node { name: "v" op: "VarHandleOp" attr { key: "dtype" value { type: DT_FLOAT } }
+       attr { key: "shape" value { shape { } } } }
+node { name: "p" op: "Placeholder" attr { key: "dtype" value { type: DT_BOOL } } }
+node { name: "if" op: "If" input: "p" input: "v"
+       attr { key: "Tin" value { list { type: DT_RESOURCE } } }
+       attr { key: "Tout" value { list { type: DT_FLOAT } } }
+       attr { key: "then_branch" value { func { name: "bump" } } }
+       attr { key: "else_branch" value { func { name: "bump" } } } }
+library { function {
+  signature { name: "bump" input_arg { name: "h" type: DT_RESOURCE } output_arg { name: "y" type: DT_FLOAT } }
+  node_def { name: "one" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+             attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape { } float_val: 1 } } } }
+  node_def { name: "write" op: "AssignAddVariableOp" input: "h" input: "one:output:0"
+             attr { key: "dtype" value { type: DT_FLOAT } } }
+  node_def { name: "read" op: "ReadVariableOp" input: "h" input: "^write"
+             attr { key: "dtype" value { type: DT_FLOAT } } }
+  ret { key: "y" value: "read:value:0" } } }
+''')
+    tff.save_checkpoint(tmp_path / "ckpt", {"v": np.float32(2.0)})
+    with pytest.raises(GraphError, match=r"variable 'v' is assigned by node 'write' \(AssignAddVariableOp\) in "
+                                         r"function 'bump'"):
+        tff.freeze(graph, str(tmp_path / "ckpt"), ["if"])
