@@ -32,7 +32,7 @@ def test_every_tff_name_in_the_readme_exists() -> None:
 
 
 def test_every_command_in_the_readme_table_exists() -> None:
-    commands = set(re.findall(r"^\| `tfformats (\w+)", README, re.M))
+    commands = set(re.findall(r"^\| `tfformats ([\w-]+)", README, re.M))
     from tfformats.cli import build_parser
 
     parser = build_parser()
