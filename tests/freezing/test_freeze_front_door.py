@@ -19,8 +19,8 @@ from tfformats.graphs.read import write_graph_def
 
 SAVED_MODELS = Path(__file__).parent.parent / "fixtures" / "saved_models"
 TF2_FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io", "awkward_output_keys",
-                 "keras_two_inputs", "keras_top_level_op_list", "module_with_defaults", "lookup_table",
-                 "vocabulary_assets"]
+                 "keras_two_inputs", "keras_string_lookup", "keras_top_level_op_list", "module_with_defaults",
+                 "lookup_table", "vocabulary_assets"]
 TF2_REFUSED = {"assigns_variable": "assigned by node", "mutable_table": "MutableHashTableV2",
                "table_file_not_owned": "not an asset"}
 

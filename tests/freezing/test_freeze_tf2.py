@@ -28,7 +28,8 @@ from tfformats.tensor_proto import to_numpy
 
 SAVED_MODELS = Path(__file__).parent.parent / "fixtures" / "saved_models"
 FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io", "keras_two_inputs",
-             "keras_top_level_op_list", "module_with_defaults", "lookup_table", "vocabulary_assets"]
+             "keras_string_lookup", "keras_top_level_op_list", "module_with_defaults", "lookup_table",
+             "vocabulary_assets"]
 VARIABLE_OPS = {"VarHandleOp", "VariableV2", "Variable"}
 RESOURCE_READS = {"ReadVariableOp", "ResourceGather", "ResourceGatherNd"}
 CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}

@@ -41,8 +41,8 @@ from tfformats.freezing.saved_model_v2 import load_and_freeze  # noqa: E402
 
 SAVED_MODELS = REPO / "tests" / "fixtures" / "saved_models"
 FREEZABLE = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io", "awkward_output_keys",
-             "keras_two_inputs", "keras_top_level_op_list", "module_with_defaults", "lookup_table",
-             "vocabulary_assets"]
+             "keras_two_inputs", "keras_string_lookup", "keras_top_level_op_list", "module_with_defaults",
+             "lookup_table", "vocabulary_assets"]
 # Cases TensorFlow converts with its own convert_variables_to_constants_v2 into a graph that runs.
 TF_CONVERTS = ["module", "keras_mlp", "keras_cnn", "embedding", "lstm", "multi_io", "awkward_output_keys",
                "keras_two_inputs", "keras_top_level_op_list"]
