@@ -160,7 +160,7 @@ def discover(root: PathLike, *, task: Optional[str] = None,
         ['saved_model', 'graph', 'meta']
     """
     text = os.fspath(root)
-    found = _walk_remote(text, storage_options) if is_url(text) else _walk_local(text)
+    found = _walk_remote(text, storage_options) if is_url(text) else _walk_local(os.path.normpath(text))
     return select(found, task)
 
 
