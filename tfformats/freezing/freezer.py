@@ -254,6 +254,12 @@ def signature_outputs(meta: Any, signature: str, path: Optional[PathLike] = None
     return list(dict.fromkeys(node_name(t) for t in signature_tensors(meta, signature, "outputs", path).values()))
 
 
+def _has_tables(meta: Any) -> bool:
+    from .tables import TABLE_OPS
+
+    return any(n.op in TABLE_OPS for n in meta.graph_def.node)
+
+
 def tf1_asset_files(meta: Any, dirpath: str) -> dict[str, str]:
     """``{node: file}`` for the asset files of a TF1 SavedModel meta graph."""
     from ..proto import AssetFileDef
@@ -289,9 +295,9 @@ def freeze_saved_model_report(dirpath: PathLike, tags: Sequence[str] = ("serve",
     given = split_names(output_nodes)
     outputs = given or signature_outputs(meta, signature, path)
     checkpoint = os.path.join(os.fspath(dirpath), "variables", "variables")
+    assets = tf1_asset_files(meta, os.fspath(dirpath)) if _has_tables(meta) else None
     result = freeze_graph_def(meta, checkpoint, outputs, variable_map=variable_map, clear_devices=clear_devices,
-                              keep=keep, skip=skip, use_ema=use_ema, assets=tf1_asset_files(meta, os.fspath(dirpath)),
-                              storage_options=storage_options)
+                              keep=keep, skip=skip, use_ema=use_ema, assets=assets, storage_options=storage_options)
     if given:
         return result
     from dataclasses import replace

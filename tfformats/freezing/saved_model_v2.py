@@ -453,6 +453,8 @@ def _tables(graph: Any, meta_graph: Any, roots: list[str], dirpath: str, path: s
     from .tables import asset_files
 
     needed = reachable(graph, roots)
+    if not any(n.op in TABLE_OPS for n in graph.node if n.name in needed):
+        return roots, None, []
     assets = asset_files(meta_graph.asset_file_def, os.path.join(dirpath, "assets"))
     group, tables = rebuild_tables(graph, needed, assets, path=path)
     return (roots + [group] if group else roots), group, tables
