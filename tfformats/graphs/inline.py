@@ -40,7 +40,7 @@ CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 MAX_DEPTH = 100
 # Default bounds on the work of one inline_calls: expanded calls and nodes emitted.
 MAX_CALLS = 10_000
-MAX_NODES = 2_000_000
+MAX_NODES = 1_000_000
 
 
 class _Layouts:
