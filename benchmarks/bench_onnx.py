@@ -127,7 +127,12 @@ def worker_run(name: str, runs: int) -> None:
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime refuses the model: report it, keep measuring the other side
+            result[side] = {"nodes": len(model.graph.node), "error": str(exc).splitlines()[0][:200],
+                            "transposes": sum(n.op_type == "Transpose" for n in model.graph.node)}
+            continue
         names = [i.name for i in session.get_inputs()]
         side_feeds = dict(zip(names, feeds.values())) if set(names) != set(feeds) else feeds
         got = session.run(None, side_feeds)
@@ -225,6 +230,9 @@ def _print_row(r: dict[str, Any]) -> None:
         print(f"{r['model']}: worker failed: {r['error']}")
         return
     ours, theirs = r.get("tfformats", {}), r.get("tf2onnx") or {}
+    for side, doc in (("tfformats", ours), ("tf2onnx", theirs)):
+        if "error" in doc:
+            print(f"{r['model']}: onnxruntime cannot load the {side} model: {doc['error']}")
     conv_ours, conv_theirs = r["convert"]["tfformats"], r["convert"]["tf2onnx"]
     tf_s = r["tf_seconds"]
     line = (f"{r['model']:<16} convert: ours {conv_ours[0]:.2f}s{'' if conv_ours[1] else ' FAILED'}"
@@ -235,7 +243,7 @@ def _print_row(r: dict[str, Any]) -> None:
             f"   max|diff| vs TF: ours {ours.get('max_diff')} | tf2onnx {theirs.get('max_diff', '-')}"
             f"\n{'':<16} latency ms: TF {_fmt_ms(tf_s)} | ort(ours) {_fmt_ms(ours.get('seconds'))}"
             f" | ort(tf2onnx) {_fmt_ms(theirs.get('seconds'))}"
-            f"   TF/ort(ours) x{tf_s / ours['seconds']:.2f}" +
+            (f"   TF/ort(ours) x{tf_s / ours['seconds']:.2f}" if ours.get("seconds") else "") +
             (f"   ort(tf2onnx)/ort(ours) x{theirs['seconds'] / ours['seconds']:.2f}" if theirs.get("seconds") else ""))
     if not conv_theirs or not conv_theirs[1]:
         line += f"\n{'':<16} tf2onnx: {conv_theirs[2] if conv_theirs else 'not installed'}"

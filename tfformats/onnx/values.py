@@ -22,7 +22,7 @@ class Value:
     layouts already made: ``{perm or None: name}``.
     """
 
-    __slots__ = ("dtype", "shape", "perm", "const", "forms", "parts")
+    __slots__ = ("dtype", "shape", "perm", "const", "forms", "parts", "source")
 
     def __init__(self, name: Optional[str], dtype: int, shape: Shape, perm: Optional[Perm] = None,
                  const: Optional[np.ndarray] = None) -> None:
@@ -33,6 +33,8 @@ class Value:
         self.forms: dict[Optional[Perm], str] = {}
         # elements of a small int vector (a shape being computed) that are known: ints, symbols or None
         self.parts: Optional[list[Dim]] = None
+        # for a TensorList made by TensorListFromTensor and not changed since: that tensor
+        self.source: Optional["Value"] = None
         if name is not None:
             self.forms[self.perm] = name
 
@@ -41,6 +43,7 @@ class Value:
         v = Value(None, self.dtype, self.shape, self.perm, self.const)
         v.forms = dict(self.forms)
         v.parts = self.parts
+        v.source = self.source
         return v
 
     @property

@@ -112,10 +112,13 @@ def _loop_shapes(node: Any, ins: Sequence[Value]) -> list[Shape]:
 
 
 def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape],
-         step: Callable[[Context, list[Value]], tuple[list[Value], Value]], first: Value) -> list[Value]:
+         step: Callable[[Context, list[Value]], tuple[list[Value], Value]], first: Value,
+         invariant: frozenset[int] = frozenset()) -> list[Value]:
     """An ONNX Loop carrying ``inits``; ``step(body, values)`` gives the next values and the test on them.
 
     ``first`` is the test on ``inits`` (computed before the Loop, as TensorFlow tests before each round).
+    Variables in ``invariant`` never change: the body reads them from the enclosing graph instead of
+    carrying them.
     """
     body = Context(cx.model, parent=cx)
     body.where = f"body of {node.name}"
@@ -126,12 +129,17 @@ def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape]
                     helper.make_tensor_value_info(cond_in, odt.BOOL, [])]
     carried = []
     for i, v in enumerate(inits):
+        if i in invariant:
+            carried.append(v.copy())
+            continue
         name = cx.model.unique(f"{node.name}/var{i}")
         carried.append(Value(name, v.dtype, shapes[i]))
         graph_inputs.append(_type_proto(cx, name, carried[-1]))
     new, again = step(body, carried)
     outs = [body.emit1("Identity", [_as_bool(body, again)], hint=f"{node.name}/cond_out")]
-    for i, v in enumerate(new):
+    moving = [i for i in range(len(inits)) if i not in invariant]
+    for i in moving:
+        v = new[i]
         name = body.plain(v)
         produced = {o for n in body.nodes for o in n.output}
         if name not in produced or name in outs:
@@ -139,10 +147,35 @@ def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape]
         outs.append(name)
     graph = helper.make_graph(body.nodes, cx.model.unique(f"{node.name}/body"), graph_inputs,
                               [_type_proto(cx, outs[0], Value(outs[0], odt.BOOL, ()))] +
-                              [_type_proto(cx, n, Value(n, c.dtype, c.shape)) for n, c in zip(outs[1:], carried)])
-    names = cx.emit("Loop", ["", _as_bool(cx, first)] + [cx.plain(v) for v in inits], outputs=len(inits),
+                              [_type_proto(cx, n, Value(n, carried[i].dtype, carried[i].shape))
+                               for n, i in zip(outs[1:], moving)])
+    names = cx.emit("Loop", ["", _as_bool(cx, first)] + [cx.plain(inits[i]) for i in moving], outputs=len(moving),
                     hint=node.name, body=graph)
-    return [Value(name, v.dtype, s) for name, v, s in zip(names, inits, shapes)]
+    results = list(inits)
+    for name, i in zip(names, moving):
+        results[i] = Value(name, inits[i].dtype, shapes[i])
+    return results
+
+
+def _unchanged(cx: Context, node: Any, fname: str) -> frozenset[int]:
+    """Loop variables a While body returns as it got them (directly or through Identity nodes)."""
+    fdef = cx.model.functions.get(fname)
+    if fdef is None:
+        return frozenset()
+    args = [a.name for a in fdef.signature.input_arg]
+    body = {n.name: n for n in fdef.node_def}
+    same = set()
+    for k, out in enumerate(fdef.signature.output_arg):
+        ref = fdef.ret.get(out.name, "")
+        for _ in range(len(body) + 1):
+            head, _, rest = ref.partition(":")
+            n = body.get(head)
+            if n is None or n.op != "Identity" or not rest.startswith("output:"):
+                break
+            ref = n.input[0]
+        if k < len(args) and ref == args[k]:
+            same.add(k)
+    return frozenset(same)
 
 
 def while_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
@@ -153,7 +186,7 @@ def while_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
         new = run_function(body, node, body_f, carried)
         return new, run_function(body, node, cond_f, new)[0]
 
-    return loop(cx, node, ins, _loop_shapes(node, ins), step, first)
+    return loop(cx, node, ins, _loop_shapes(node, ins), step, first, _unchanged(cx, node, body_f))
 
 
 # -- TensorLists -----------------------------------------------------------------------------------
@@ -172,7 +205,9 @@ def _elem_shape(v: Value) -> Shape:
 def list_from_tensor(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     name = cx.emit1("SplitToSequence", [cx.plain(ins[0])], hint=node.name, axis=0, keepdims=0)
     shape = tuple(ins[0].shape[1:]) if ins[0].shape is not None else _elem_shape(ins[1])
-    return [Value(name, _seq(cx, node), shape)]
+    out = Value(name, _seq(cx, node), shape)
+    out.source = ins[0]  # reads can index the tensor itself (an unused sequence is dropped later)
+    return [out]
 
 
 def list_reserve(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
@@ -182,7 +217,10 @@ def list_reserve(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 
 def list_get(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     seq, index = ins[0], ins[1]
-    name = cx.emit1("SequenceAt", [cx.plain(seq), cx.plain(index)], hint=node.name)
+    if seq.source is not None:
+        name = cx.emit1("Gather", [cx.plain(seq.source), cx.plain(index)], hint=node.name, axis=0)
+    else:
+        name = cx.emit1("SequenceAt", [cx.plain(seq), cx.plain(index)], hint=node.name)
     shape = _elem_shape(ins[2]) if len(ins) > 2 else None
     return [Value(name, dtype(node, "element_dtype"), shape if shape is not None else seq.shape)]
 

@@ -122,6 +122,47 @@ def conv(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     return [_result(out, x.dtype, [n, cout] + sizes, channels_last)]
 
 
+def conv_transpose(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    """Conv2DBackpropInput (tf.nn.conv2d_transpose): ONNX ConvTranspose with TensorFlow's padding."""
+    sizes_v, w, x = ins
+    fmt = attrs.data_format(node)
+    channels_last = fmt == "NHWC"
+    sizes: Optional[list[Dim]] = [int(d) for d in sizes_v.const.reshape(-1)] if sizes_v.const is not None \
+        else sizes_v.parts
+    if sizes is None or w.const is None:
+        raise cx.unsupported(node, "the output size and the filter must be constants")
+    out_spatial = sizes[1:-1] if channels_last else sizes[2:]
+    if not all(isinstance(d, int) for d in out_spatial):
+        raise cx.unsupported(node, "the output's spatial size must be known")
+    src, cf_shape = _input_cf(cx, x, channels_last, 4)
+    in_spatial = list(cf_shape[2:]) if cf_shape is not None else [None, None]
+    if not all(isinstance(d, int) for d in in_spatial):
+        raise cx.unsupported(node, "the input's spatial size must be known")
+    k = w.const  # [kh, kw, out_channels, in_channels]
+    kernel = cx.model.initializer(contiguous(np.transpose(k, (3, 2, 0, 1))), node.name + "/kernel")
+    ksize = [int(k.shape[0]), int(k.shape[1])]
+    strides = _spatial(node, "strides", 4, channels_last)
+    dilations = _spatial(node, "dilations", 4, channels_last)
+    padding = attrs.get_str(node, "padding", "VALID")
+    if padding not in ("SAME", "VALID"):
+        raise cx.unsupported(node, f"padding {padding!r}")
+    begins, ends, extra = [], [], []
+    for size_in, size_out, kk, s, d in zip(in_spatial, out_spatial, ksize, strides, dilations):
+        assert isinstance(size_in, int) and isinstance(size_out, int)
+        span = (kk - 1) * d + 1
+        total = max((-(-size_out // s) - 1) * s + span - size_out, 0) if padding == "SAME" else 0
+        begins.append(total // 2)
+        ends.append(total - total // 2)
+        extra.append(size_out - (s * (size_in - 1) + span - total))
+    if any(e < 0 or e >= max(s, d) for e, s, d in zip(extra, strides, dilations)):
+        raise cx.unsupported(node, "an output size this filter and stride cannot produce")
+    out = cx.emit1("ConvTranspose", [src, kernel], hint=node.name, strides=strides, dilations=dilations,
+                   kernel_shape=ksize, pads=begins + ends, output_padding=extra if any(extra) else None)
+    n = cf_shape[0] if cf_shape is not None else None
+    cf_out: list[Dim] = [n, int(k.shape[2])] + list(out_spatial)
+    return [_result(out, x.dtype, cf_out, channels_last)]
+
+
 def pool(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     x = ins[0]
     rank = 5 if node.op.endswith("3D") else 4
@@ -279,7 +320,7 @@ def resize(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 
 
 TABLE: dict[str, Handler] = {
-    "Conv2D": conv, "Conv3D": conv, "DepthwiseConv2dNative": conv,
+    "Conv2D": conv, "Conv3D": conv, "DepthwiseConv2dNative": conv, "Conv2DBackpropInput": conv_transpose,
     "MaxPool": pool, "MaxPoolV2": pool, "AvgPool": pool, "MaxPool3D": pool, "AvgPool3D": pool,
     "FusedBatchNorm": fused_batch_norm, "FusedBatchNormV2": fused_batch_norm, "FusedBatchNormV3": fused_batch_norm,
     "Softmax": softmax, "LogSoftmax": softmax,
