@@ -2,9 +2,9 @@
 
 On the worker, the task runs the model in a child process exactly as the local pool does
 (:func:`~tfformats.batch.isolate.run_isolated`), so a bad model costs a child process, not the worker. A worker
-that dies anyway (killed, out of memory) has its tasks rescheduled by Dask; ``--dask local`` starts a cluster
-whose scheduler allows one such retry, and a model whose workers die past the scheduler's limit is recorded as
-crashed.
+that dies anyway (killed, out of memory) has its tasks rescheduled by Dask, once: a model whose worker dies a
+second time is recorded as crashed. ``--dask local`` starts a scheduler configured that way; on other clusters
+the task asks the scheduler how many workers died holding it before running the model.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from .isolate import Limits, run_isolated
 from .tasks import failure_record
 
 LOCAL = "local"
-# Worker deaths a model may survive on a cluster started here: retried once, then recorded as crashed.
-LOCAL_ALLOWED_FAILURES = 1
+# A model is run again once after its worker dies; after a second death it is recorded as crashed.
+MAX_WORKER_DEATHS = 2
+# What tells a LocalCluster started here to do that itself (its scheduler's allowed-failures).
+LOCAL_ALLOWED_FAILURES = MAX_WORKER_DEATHS - 1
 
 
 def _import_distributed() -> Any:
@@ -31,12 +33,32 @@ def _import_distributed() -> Any:
     return distributed
 
 
-def dask_task(task: str, path: str, options: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
-    """One model on a Dask worker: the isolated run, plus the worker's address."""
-    from distributed import get_worker
+def _deaths_of(key: str, dask_scheduler: Any = None) -> int:
+    """On the scheduler: how many workers died while holding this task."""
+    state = dask_scheduler.tasks.get(key)
+    return int(state.suspicious) if state is not None else 0
 
+
+def dask_task(task: str, path: str, options: Mapping[str, Any], limits: Limits,
+              check_deaths: bool = False) -> dict[str, Any]:
+    """One model on a Dask worker: the isolated run, plus the worker's address.
+
+    With ``check_deaths`` (a scheduler that reschedules more often than once), a model whose workers
+    already died twice is recorded as crashed rather than run a third time.
+    """
+    from distributed import get_client, get_worker
+
+    worker = get_worker()
+    if check_deaths:
+        client: Any = get_client()
+        deaths = int(client.run_on_scheduler(_deaths_of, worker.get_current_task()))
+        if deaths >= MAX_WORKER_DEATHS:
+            record = failure_record(task, path, "crashed", f"the Dask workers running this model died {deaths} "
+                                    "times", error_type="KilledWorker")
+            record.update(attempts=deaths, worker=worker.address)
+            return record
     record = run_isolated(task, path, options, limits)
-    record["worker"] = get_worker().address
+    record["worker"] = worker.address
     return record
 
 
@@ -96,8 +118,10 @@ def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, add
         keys = [f"tfformats-{task}-{token}-{i}" for i in range(len(paths))]
         # Workers need not share this process's working folder: send absolute paths, record the ones given.
         sent = [p if is_url(p) else os.path.abspath(p) for p in paths]
+        # A scheduler that reschedules more often than once leaves the count to the tasks themselves.
+        check = allowed is None or allowed >= MAX_WORKER_DEATHS
         futures = client.map(dask_task, [task] * len(paths), sent, [dict(options)] * len(paths),
-                             [limits] * len(paths), key=keys, pure=False)
+                             [limits] * len(paths), [check] * len(paths), key=keys, pure=False)
         by_key = {f.key: p for f, p in zip(futures, paths)}
         sent_by_key = {f.key: p for f, p in zip(futures, sent)}
         # Results are fetched by the client as tasks finish, rather than one request per record here.
