@@ -76,3 +76,17 @@ def test_registry_bomb_is_refused_before_inflating_it_all() -> None:
     data = b"tensorflow 2.21.0\n" + zlib.compress(b"\0" * (70 << 20))
     with pytest.raises(FormatError, match="inflates to more than"):
         parse_registry(data)
+
+
+def test_stripped_defaults_come_back_for_ops_the_op_list_leaves_out() -> None:
+    from tfformats.graphs.opdefs import add_default_attrs_to_graph
+    from tfformats.proto import GraphDef
+
+    graph = GraphDef()
+    node = graph.node.add(name="mm", op="MatMul")
+    fn = graph.library.function.add()
+    inner = fn.node_def.add(name="conv", op="Conv2D")
+    added = add_default_attrs_to_graph(graph, OpList())
+    assert added > 0
+    assert node.attr["transpose_a"].b is False and "transpose_a" in node.attr
+    assert inner.attr["data_format"].s == b"NHWC"
