@@ -54,7 +54,16 @@ class TruncatedError(FormatError):
 
 
 class WrongFormatError(FormatError):
-    """A file is some other kind of file than the one it was opened as (wrong magic, wrong message)."""
+    """A file is some other kind of file than the one it was opened as (wrong magic, wrong message).
+
+    ``actual`` names what the file is when that is known (``"V1"`` for a legacy V1 checkpoint, ``"V2-index"`` for
+    a TensorBundle index), so that callers can say what to do instead.
+    """
+
+    def __init__(self, detail: str, path: Optional[PathLike] = None, offset: Optional[int] = None,
+                 actual: Optional[str] = None) -> None:
+        super().__init__(detail, path, offset)
+        self.actual = actual
 
 
 class ChecksumError(FormatError):

@@ -15,7 +15,7 @@ from ..checksums import MASK_DELTA, crc32c_raw
 from ..checkpoint.interface import CheckpointReader, TensorInfo
 from .._io.threads import worker
 from .._io.source import ByteSource, LocalFile, StorageOptions, is_url, open_source
-from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TruncatedError
+from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TruncatedError, WrongFormatError
 from ..table import TableReader
 from . import data, naming
 from .entries import (BIG_ENDIAN, HEADER_KEY, Entry, FastEntry, Header, Heads, decode_entry, decode_entry_rows,
@@ -83,7 +83,8 @@ class BundleReader(CheckpointReader):
         if first is None or first[0] != HEADER_KEY:
             raise FormatError("bundle index has no header entry (the empty key must come first)", self.index_path)
         if first[1][:1] == b"\x0a":
-            raise FormatError("this table holds a V1 checkpoint, not a V2 bundle index", self.index_path)
+            raise WrongFormatError("this table holds a V1 checkpoint, not a V2 bundle index", self.index_path,
+                                   actual="V1")
         self.header: Header = decode_header(first[1], self.index_path)
         self._little = self.header.endianness != BIG_ENDIAN
         self._raw: Optional[dict[str, bytes]] = None

@@ -18,7 +18,7 @@ from .._io.source import StorageOptions
 from ..shapes import check_shape
 from ..bundle.slices import Extent, check_tiling, encode_slice_key, extents_from_proto, region, resolve
 from .interface import CheckpointReader, TensorInfo
-from ..errors import CheckpointNotFoundError, FormatError, PathLike
+from ..errors import CheckpointNotFoundError, FormatError, PathLike, WrongFormatError
 from ..table import TableReader
 from ..tensor_proto import values_from_fields
 
@@ -79,8 +79,8 @@ class V1Reader(CheckpointReader):
             raise FormatError("V1 checkpoint has no metadata entry (the empty key must come first)", table.path)
         msg = _parse_slices(first[1], table.path)
         if not msg.HasField("meta"):
-            raise FormatError("this table is not a V1 checkpoint (its first entry holds no metadata; "
-                              "a V2 .index file?)", table.path)
+            raise WrongFormatError("this table is not a V1 checkpoint (its first entry holds no metadata; "
+                                   "a V2 .index file?)", table.path, actual="V2-index")
         for item in msg.meta.tensor:
             row = dtypes.lookup(item.type, table.path, item.name)
             shape = check_shape([d.size for d in item.shape.dim], f"tensor {item.name!r}", table.path)

@@ -20,7 +20,8 @@ from typing import Any, Callable, Optional
 
 from .._io import fs
 from .._io.source import StorageOptions, is_url
-from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TFFormatsError, TruncatedError
+from ..errors import (ChecksumError, FormatError, MissingShardError, PathLike, TFFormatsError, TruncatedError,
+                      WrongFormatError)
 
 # When at least this share of the tensors checked (and at least this many) fail
 # their checksums, one damaged spot is unlikely: the index and data files
@@ -372,10 +373,11 @@ def _why_unresolvable(path: str, exc: BaseException) -> str:
 
 def _why_index_unreadable(index: str, exc: BaseException) -> str:
     detail = str(exc)
-    if "holds a V1 checkpoint" in detail:
+    actual = exc.actual if isinstance(exc, WrongFormatError) else None
+    if actual == "V1":
         return (f"{os.path.basename(index)} is a legacy V1 checkpoint, not a V2 index: open it as a V1 checkpoint "
                 "(pass the file itself, without renaming it to .index)")
-    if "not a V1 checkpoint" in detail:
+    if actual == "V2-index":
         return (f"{os.path.basename(index)} is a V2 bundle index, not a V1 checkpoint: open its prefix "
                 "(the name without .index), with the .data files beside it")
     if isinstance(exc, ChecksumError):
