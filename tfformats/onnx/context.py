@@ -137,6 +137,11 @@ class Context:
         found = v.forms.get(perm)
         if found is not None:
             return found
+        if not v.forms and v.source is not None and v.const is None:
+            # a TensorList known only as the tensor it stacks to: make the sequence now
+            name = self.emit1("SplitToSequence", [self.plain(v.source)], hint="list", axis=0, keepdims=0)
+            v.forms[None] = name
+            return name
         if v.const is not None:
             arr = v.const if perm is None else np.transpose(v.const, perm)
             name = self.model.initializer(arr, "const")

@@ -22,7 +22,7 @@ class Value:
     layouts already made: ``{perm or None: name}``.
     """
 
-    __slots__ = ("dtype", "shape", "perm", "const", "forms", "parts", "source")
+    __slots__ = ("dtype", "shape", "perm", "const", "forms", "parts", "source", "length", "role")
 
     def __init__(self, name: Optional[str], dtype: int, shape: Shape, perm: Optional[Perm] = None,
                  const: Optional[np.ndarray] = None) -> None:
@@ -35,6 +35,8 @@ class Value:
         self.parts: Optional[list[Dim]] = None
         # for a TensorList made by TensorListFromTensor and not changed since: that tensor
         self.source: Optional["Value"] = None
+        self.length: Optional[int] = None  # number of elements of a TensorList, when known
+        self.role: Optional[str] = None  # "scan-slot" / "scan-written": a TensorList a Loop fills as a scan output
         if name is not None:
             self.forms[self.perm] = name
 
@@ -43,7 +45,7 @@ class Value:
         v = Value(None, self.dtype, self.shape, self.perm, self.const)
         v.forms = dict(self.forms)
         v.parts = self.parts
-        v.source = self.source
+        v.source, v.length, v.role = self.source, self.length, self.role
         return v
 
     @property

@@ -113,13 +113,15 @@ def _loop_shapes(node: Any, ins: Sequence[Value]) -> list[Shape]:
 
 def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape],
          step: Callable[[Context, list[Value]], tuple[list[Value], Value]], first: Value,
-         invariant: frozenset[int] = frozenset()) -> list[Value]:
+         invariant: frozenset[int] = frozenset(), scans: Optional[dict[int, str]] = None) -> list[Value]:
     """An ONNX Loop carrying ``inits``; ``step(body, values)`` gives the next values and the test on them.
 
     ``first`` is the test on ``inits`` (computed before the Loop, as TensorFlow tests before each round).
     Variables in ``invariant`` never change: the body reads them from the enclosing graph instead of
-    carrying them.
+    carrying them. ``scans`` are TensorLists the body only writes, one element per round: they become
+    scan outputs ("all": every element; "last": only the last one written, a list of one element).
     """
+    scans = scans or {}
     body = Context(cx.model, parent=cx)
     body.where = f"body of {node.name}"
     helper = cx.model.helper
@@ -132,12 +134,17 @@ def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape]
         if i in invariant:
             carried.append(v.copy())
             continue
+        if i in scans:
+            slot = Value(None, v.dtype, v.shape)
+            slot.role = "scan-slot"
+            carried.append(slot)
+            continue
         name = cx.model.unique(f"{node.name}/var{i}")
         carried.append(Value(name, v.dtype, shapes[i]))
         graph_inputs.append(_type_proto(cx, name, carried[-1]))
     new, again = step(body, carried)
     outs = [body.emit1("Identity", [_as_bool(body, again)], hint=f"{node.name}/cond_out")]
-    moving = [i for i in range(len(inits)) if i not in invariant]
+    moving = [i for i in range(len(inits)) if i not in invariant and i not in scans]
     for i in moving:
         v = new[i]
         name = body.plain(v)
@@ -145,16 +152,100 @@ def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape]
         if name not in produced or name in outs:
             name = body.emit1("Identity", [name], hint=f"{node.name}/out{i}")
         outs.append(name)
+    items = []
+    for k in scans:
+        written = new[k]
+        if written.role != "scan-written" or written.source is None:
+            raise GraphError(f"{body.where}: TensorList {k} is not written once per round")
+        items.append(written.source)
+        name = body.plain(written.source)
+        if name in outs or name not in {o for n in body.nodes for o in n.output}:
+            name = body.emit1("Identity", [name], hint=f"{node.name}/item{k}")
+        outs.append(name)
     graph = helper.make_graph(body.nodes, cx.model.unique(f"{node.name}/body"), graph_inputs,
                               [_type_proto(cx, outs[0], Value(outs[0], odt.BOOL, ()))] +
                               [_type_proto(cx, n, Value(n, carried[i].dtype, carried[i].shape))
-                               for n, i in zip(outs[1:], moving)])
-    names = cx.emit("Loop", ["", _as_bool(cx, first)] + [cx.plain(inits[i]) for i in moving], outputs=len(moving),
-                    hint=node.name, body=graph)
+                               for n, i in zip(outs[1:], moving)] +
+                              [_type_proto(cx, n, Value(n, it.dtype, it.shape))
+                               for n, it in zip(outs[1 + len(moving):], items)])
+    names = cx.emit("Loop", ["", _as_bool(cx, first)] + [cx.plain(inits[i]) for i in moving],
+                    outputs=len(moving) + len(scans), hint=node.name, body=graph)
     results = list(inits)
     for name, i in zip(names, moving):
         results[i] = Value(name, inits[i].dtype, shapes[i])
+    for name, (k, how), item in zip(names[len(moving):], scans.items(), items):
+        stacked = Value(name, item.dtype, None if item.shape is None else (None,) + tuple(item.shape))
+        if how == "last":
+            last = cx.emit1("Slice", [name, cx.int64s([-1]), cx.int64s([np.iinfo(np.int64).max]), cx.int64s([0])])
+            stacked = Value(last, item.dtype, None if item.shape is None else (1,) + tuple(item.shape))
+        out = Value(None, inits[k].dtype, item.shape)
+        out.source = stacked
+        results[k] = out
     return results
+
+
+def _through_identities(ref: str, body: dict[str, Any]) -> str:
+    for _ in range(len(body) + 1):
+        head, _, rest = ref.partition(":")
+        n = body.get(head)
+        if n is None or n.op != "Identity" or not rest.startswith("output:"):
+            break
+        ref = n.input[0]
+    return ref
+
+
+def _const_node(body: dict[str, Any], ref: str) -> Optional[Any]:
+    from ...tensor_proto import to_numpy
+
+    n = body.get(ref.partition(":")[0])
+    if n is None or n.op != "Const":
+        return None
+    return to_numpy(n.attr["value"].tensor)
+
+
+def _scan_lists(cx: Context, ins: Sequence[Value], body_f: str, cond_f: str) -> dict[int, str]:
+    """TensorList loop variables a While body only writes, at the round number or always at 0."""
+    from ...graphs.names import parse_function_input
+
+    fdef, cond = cx.model.functions.get(body_f), cx.model.functions.get(cond_f)
+    if fdef is None or cond is None:
+        return {}
+    args = [a.name for a in fdef.signature.input_arg]
+    body = {n.name: n for n in fdef.node_def}
+    uses: dict[str, int] = {}
+    for n in fdef.node_def:
+        for text in n.input:
+            ref = parse_function_input(text)
+            if ref.arg is None:
+                uses[ref.node] = uses.get(ref.node, 0) + 1
+    cond_args = [a.name for a in cond.signature.input_arg]
+    cond_used = {parse_function_input(t).node for n in cond.node_def for t in n.input}
+    rets = [_through_identities(fdef.ret.get(o.name, ""), body) for o in fdef.signature.output_arg]
+    found: dict[int, str] = {}
+    for k, v in enumerate(ins):
+        if v.dtype < SEQUENCE or v.length is None or k >= len(args) or k >= len(cond_args):
+            continue
+        setter = body.get(rets[k].partition(":")[0])
+        if setter is None or setter.op != "TensorListSetItem" or setter.input[0] != args[k] \
+                or uses.get(args[k]) != 1 or cond_args[k] in cond_used:
+            continue
+        index = setter.input[1]
+        if index in args:
+            j = args.index(index)
+            step = body.get(rets[j].partition(":")[0]) if j < len(rets) else None
+            start = ins[j].const
+            if start is None or start.size != 1 or int(start.reshape(())) != 0 or step is None \
+                    or step.op not in ("AddV2", "Add") or uses.get(index, 0) < 1:
+                continue
+            others = [t for t in step.input if t != index]
+            one = _const_node(body, others[0]) if len(others) == 1 and len(step.input) == 2 else None
+            if one is not None and one.size == 1 and int(one.reshape(())) == 1:
+                found[k] = "all"
+        else:
+            zero = _const_node(body, index)
+            if zero is not None and zero.size == 1 and int(zero.reshape(())) == 0 and v.length == 1:
+                found[k] = "last"
+    return found
 
 
 def _unchanged(cx: Context, node: Any, fname: str) -> frozenset[int]:
@@ -186,7 +277,8 @@ def while_(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
         new = run_function(body, node, body_f, carried)
         return new, run_function(body, node, cond_f, new)[0]
 
-    return loop(cx, node, ins, _loop_shapes(node, ins), step, first, _unchanged(cx, node, body_f))
+    return loop(cx, node, ins, _loop_shapes(node, ins), step, first, _unchanged(cx, node, body_f),
+                _scan_lists(cx, ins, body_f, cond_f))
 
 
 # -- TensorLists -----------------------------------------------------------------------------------
@@ -212,7 +304,10 @@ def list_from_tensor(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 
 def list_reserve(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     name = cx.emit1("SequenceEmpty", [], hint=node.name, dtype=dtype(node, "element_dtype"))
-    return [Value(name, _seq(cx, node), _elem_shape(ins[0]))]
+    out = Value(name, _seq(cx, node), _elem_shape(ins[0]))
+    if ins[1].const is not None and ins[1].const.size == 1:
+        out.length = int(ins[1].const.reshape(()))
+    return [out]
 
 
 def list_get(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
@@ -227,6 +322,10 @@ def list_get(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 
 def list_set(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     seq, index, item = ins[:3]
+    if seq.role == "scan-slot":  # the Loop collects the item as a scan output (see loop())
+        out = Value(None, seq.dtype, item.shape if item.shape is not None else seq.shape)
+        out.role, out.source = "scan-written", item
+        return [out]
     s, i, x = cx.plain(seq), cx.plain(index), cx.plain(item)
     # Overwrite when the slot exists, append when it is the next one; a later slot fails at run time.
     exists = cx.emit1("Less", [i, cx.cast(cx.emit1("SequenceLength", [s]), odt.INT32 if index.dtype == odt.INT32
@@ -248,6 +347,8 @@ def list_set(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 
 
 def list_stack(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    if ins[0].source is not None and ins[0].role is None:
+        return [ins[0].source]  # a list made from a tensor, or filled as a scan output, stacks to that tensor
     name = cx.emit1("ConcatFromSequence", [cx.plain(ins[0])], hint=node.name, axis=0, new_axis=1)
     elem = ins[0].shape
     return [Value(name, dtype(node, "element_dtype"), None if elem is None else (None,) + tuple(elem))]
