@@ -134,3 +134,23 @@ def test_graph_summary_of_a_frozen_table_graph_names_its_initializer(tmp_path: P
     tff.write_graph_def(result.graph_def, out)
     assert main(["graph", str(out)]) == 0
     assert f"run once before the fetches (lookup tables): {result.initializer}" in capsys.readouterr().out
+
+
+def test_table_filled_from_a_dataset_or_by_two_nodes_is_refused_naming_them() -> None:
+    from tfformats.freezing.tables import rebuild_tables
+    from tfformats.proto import GraphDef, parse_text
+
+    base = 'node { name: "t" op: "HashTableV2" }\nnode { name: "ds" op: "Const" }\n'
+    one = parse_text(base + 'node { name: "fill" op: "InitializeTableFromDataset" input: "t" input: "ds" }',
+                     GraphDef())
+    with pytest.raises(GraphError, match=r"table 't' is filled by node 'fill' \(InitializeTableFromDataset\)"):
+        rebuild_tables(one, ["t"], {})
+    two = parse_text(base + 'node { name: "a" op: "InitializeTableV2" input: "t" input: "ds" input: "ds" }\n'
+                            'node { name: "b" op: "LookupTableImportV2" input: "t" input: "ds" input: "ds" }',
+                     GraphDef())
+    with pytest.raises(GraphError, match=r"table 't' is written by several nodes \('a' \(InitializeTableV2\), "
+                                         r"'b' \(LookupTableImportV2\)\)"):
+        rebuild_tables(two, ["t"], {})
+    none = parse_text(base, GraphDef())
+    with pytest.raises(GraphError, match=r"table 't' \(HashTableV2\) has no initializer"):
+        rebuild_tables(none, ["t"], {})

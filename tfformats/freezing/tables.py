@@ -253,11 +253,14 @@ def rebuild_tables(graph_def: Any, needed: Iterable[str], assets: Mapping[str, s
             if not inits:
                 raise GraphError(f"table {table!r} ({node.op}) has no initializer in the graph; a frozen graph "
                                  "would fail with 'Table not initialized'")
-            if len(inits) > 1 or inits[0].op in OTHER_WRITES:
+            if len(inits) > 1:
                 names = ", ".join(f"{i.name!r} ({i.op})" for i in inits)
                 raise GraphError(f"table {table!r} is written by several nodes ({names}); cannot tell which "
                                  "contents the outputs see")
             init = inits[0]
+            if init.op in OTHER_WRITES:
+                raise GraphError(f"table {table!r} is filled by node {init.name!r} ({init.op}), whose contents "
+                                 "freezing cannot turn into constants")
             if init.op in FILE_INITS:
                 source = _from_file(graph_def, init, node, assets, by_name, taken)
             else:
