@@ -50,7 +50,7 @@ REF_VAR = 'node { name: "v" op: "VariableV2" attr { key: "dtype" value { type: D
 def test_a_write_whose_result_is_the_output_is_exact() -> None:
     graph = _graph(REF_VAR + 'node { name: "bump" op: "AssignAdd" input: "v" input: "one" }\n'
                              'node { name: "out" op: "Identity" input: "bump" }')
-    check_writes(graph, ["v"], ["out"])
+    assert check_writes(graph, ["v"], ["out"]) == ["bump"]
 
 
 def test_a_read_that_waits_for_the_write_is_refused() -> None:
@@ -85,7 +85,9 @@ def test_an_optimizer_update_on_the_output_path_is_refused() -> None:
 def test_a_write_to_a_variable_that_is_not_frozen_is_left_alone() -> None:
     graph = _graph(REF_VAR + 'node { name: "step" op: "ScatterAdd" input: "v" input: "one" input: "one" }\n'
                              'node { name: "out" op: "Identity" input: "step" }')
-    check_writes(graph, [], ["out"])
+    assert check_writes(graph, [], ["out"]) == []
+    with pytest.raises(GraphError, match="changes variable 'v'"):
+        check_writes(graph, ["v"], ["out"])
 
 
 def test_a_write_inside_a_functional_if_branch_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -137,8 +137,11 @@ def _label(variable: str, labels: Mapping[str, str]) -> str:
 
 
 def check_writes(graph_def: Any, variables: Iterable[str], outputs: Iterable[str] = (),
-                 labels: Mapping[str, str] | None = None) -> None:
+                 labels: Mapping[str, str] | None = None) -> list[str]:
     """Raise GraphError when the graph writes one of ``variables`` in a way freezing would lose.
+
+    Returns the writes found to be exact (nothing reads their variable afterwards), which the
+    converter then rewrites.
 
     Args:
         graph_def: the pruned graph (only what the outputs need), before any conversion.
@@ -149,6 +152,7 @@ def check_writes(graph_def: Any, variables: Iterable[str], outputs: Iterable[str
     labels = labels or {}
     flow = _Flow(graph_def.node)
     fetched = {node_name(o) for o in outputs}
+    exact: list[str] = []
     for variable in variables:
         alias, edges = _aliases(flow, variable)
         writes = [node for node, pos in edges if pos == 0 and is_write(node.op)]
@@ -163,6 +167,8 @@ def check_writes(graph_def: Any, variables: Iterable[str], outputs: Iterable[str
                     raise _read_after_write(write, node, variable, labels)
             for name in sorted(fetched & late):
                 raise _read_after_write(write, flow.by_name[name], variable, labels)
+            exact.append(write.name)
+    return exact
 
 
 def _read_after_write(write: Any, reader: Any, variable: str, labels: Mapping[str, str]) -> GraphError:
