@@ -153,3 +153,26 @@ def test_url_without_fsspec_is_a_one_line_error_saying_what_to_install() -> None
     line = done.stdout.strip()
     assert "\n" not in line
     assert "s3://bucket/run/model.ckpt" in line and "pip install 'tfformats[remote]'" in line
+
+
+def _read_large_in_child(url: str, queue: "object") -> None:
+    with tff.load_checkpoint(url) as reader:
+        queue.put(reader.get_tensor("w").nbytes)  # type: ignore[attr-defined]
+
+
+def test_a_forked_child_reads_large_tensors_after_the_parent_did() -> None:
+    import multiprocessing
+
+    url = f"memory://tff-fork-{uuid.uuid4().hex[:8]}/model.ckpt"
+    tff.save_checkpoint(url, {"w": np.arange(1 << 20, dtype=np.float32)})  # 4 MiB: parallel ranged reads
+    assert tff.load_variable(url, "w").nbytes == 4 << 20  # the parent's worker threads now exist
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_large_in_child, args=(url, queue))
+    child.start()
+    child.join(timeout=30)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
+    assert queue.get(timeout=5) == 4 << 20

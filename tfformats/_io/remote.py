@@ -154,6 +154,16 @@ def _workers() -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_workers() -> None:
+    """In a forked child the parent's worker threads do not exist: start a new pool when one is needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
 class RemoteFile(ByteSource):
     """One remote object, read by byte range through a small block cache."""
 
