@@ -16,8 +16,8 @@ def _lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def test_audit_of_a_folder_writes_one_record_per_model_and_exits_with_the_worst(hub: Path, tmp_path: Path,
-                                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_of_a_folder_writes_one_record_per_model_and_exits_with_the_worst(
+        hub: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "audit.jsonl"
     status = main(["audit", str(hub), "--jobs", "2", "--jsonl", str(out)])
     records = read_records(out)

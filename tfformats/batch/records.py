@@ -98,6 +98,11 @@ class RecordFile:
         self.close()
 
 
+def _with_path(path: str, error: str) -> str:
+    """The error, after the path unless the message already starts with it."""
+    return error if error.startswith(path) else f"{path}: {error}"
+
+
 @dataclass
 class Summary:
     """Counts of one batch run: by status and exit code, speed, and the worst exit status."""
@@ -155,8 +160,7 @@ class Summary:
         speed = f", {doc['models_per_second']} models/s" if doc["models_per_second"] else ""
         lines = [f"{self.task}: {doc['models']} models in {doc['seconds']} s on {self.backend}{speed}: "
                  f"{counts}{skipped}; exit status {doc['exit_status']}"]
-        lines += [f"  {f['status']}: {f['error'] if f['error'].startswith(f['path']) else f['path'] + ': ' + f['error']}"
-                  for f in self.failed[:20]]
+        lines += [f"  {f['status']}: {_with_path(f['path'], f['error'])}" for f in self.failed[:20]]
         if len(self.failed) > 20:
             lines.append(f"  ... and {len(self.failed) - 20} more (see the records)")
         return "\n".join(lines)
