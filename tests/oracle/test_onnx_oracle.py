@@ -67,6 +67,7 @@ def _conv1d() -> Any:
 
 MODELS: dict[str, Callable[[], Any]] = {
     **_apps(), "transformer": _transformer, "lstm": _rnn(lambda: keras.layers.LSTM(12)),
+    "lstm_sequences": _rnn(lambda: keras.layers.LSTM(12, return_sequences=True)),
     "gru": _rnn(lambda: keras.layers.GRU(12, return_sequences=True)), "embedding": _embedding, "conv1d": _conv1d,
 }
 CNNS = set(_apps())
@@ -135,6 +136,12 @@ def test_converted_cnn_has_one_transpose_for_its_one_layout_change(name: str, ex
     ops = Counter(n.op_type for n in model.graph.node)
     # NHWC image in, class scores out: the only layout change is the image entering channels-first
     assert ops["Transpose"] == 1
+
+
+@pytest.mark.parametrize("name", ["lstm", "lstm_sequences"])
+def test_keras_lstm_loop_becomes_one_onnx_lstm_node(name: str, exported: Callable[[str], Path]) -> None:
+    ops = Counter(n.op_type for n in tff.to_onnx(exported(name)).graph.node)
+    assert ops["LSTM"] == 1 and ops["Loop"] == 0
 
 
 def _tf_run(graph_def: Any, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -19,6 +19,7 @@ from .context import Context, Model
 from .dtypes import onnx_type
 from .graph import format_unsupported, needed_nodes, unsupported_ops, convert_nodes
 from .fuse import fold_conv_affine
+from .rnn import fuse_lstm_loops
 from .layout import cancel_transposes, drop_unused
 from .source import Frozen, Source, resolve
 from .values import Shape, Value
@@ -143,6 +144,7 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
     graph.node.extend(cx.nodes)
     graph.input.extend(graph_inputs)
     graph.output.extend(outputs)
+    fuse_lstm_loops(graph, model)
     cancel_transposes(graph)
     fold_conv_affine(graph, model)
     model.write_initializers(drop_unused(graph))

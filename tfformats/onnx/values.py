@@ -35,7 +35,7 @@ class Value:
         self.parts: Optional[list[Dim]] = None
         # for a TensorList made by TensorListFromTensor and not changed since: that tensor
         self.source: Optional["Value"] = None
-        self.length: Optional[int] = None  # number of elements of a TensorList, when known
+        self.length: Optional[int] = None  # elements of a TensorListReserve list (-1: known only at run time)
         self.role: Optional[str] = None  # "scan-slot" / "scan-written": a TensorList a Loop fills as a scan output
         if name is not None:
             self.forms[self.perm] = name

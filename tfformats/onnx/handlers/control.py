@@ -305,8 +305,7 @@ def list_from_tensor(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 def list_reserve(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     name = cx.emit1("SequenceEmpty", [], hint=node.name, dtype=dtype(node, "element_dtype"))
     out = Value(name, _seq(cx, node), _elem_shape(ins[0]))
-    if ins[1].const is not None and ins[1].const.size == 1:
-        out.length = int(ins[1].const.reshape(()))
+    out.length = int(ins[1].const.reshape(())) if ins[1].const is not None and ins[1].const.size == 1 else -1
     return [out]
 
 
