@@ -80,9 +80,12 @@ def _run(cmd: list[str], timeout: float) -> tuple[int, str, float]:
 def tfformats_tool(python: str) -> Scan:
     def scan(path: Path, payload: str, timeout: float) -> tuple[bool, bool, float, int]:
         code, out, seconds = _run([python, "-m", "tfformats", "audit", "--json", str(path)], timeout)
-        if code not in (0, 1):
+        try:
+            doc = json.loads(out) if code in (0, 1) else None
+        except ValueError:
+            doc = None
+        if doc is None:
             return False, False, seconds, code
-        doc = json.loads(out)
         high = [f for f in doc["findings"] if f["severity"] in ("high", "critical")]
         named = any(f["op"] == payload or payload in f["message"] for f in high)
         return bool(high), named, seconds, code

@@ -240,3 +240,21 @@ def test_checkpoint_claiming_a_million_shards_is_not_worked_through_shard_by_sha
         return
     integrity = [f for f in report.findings if f.category == "integrity"]
     assert integrity and len(report.findings) < 200
+
+
+def test_an_asset_name_escaping_the_folder_does_not_bless_the_read(tmp_path: Path) -> None:
+    from tfformats.proto import AssetFileDef, SavedModel
+
+    folder = tmp_path / "model"
+    shutil.copytree(CORPUS / "ok_tf1_vocab_assets", folder)
+    saved = SavedModel()
+    saved.ParseFromString((folder / "saved_model.pb").read_bytes())
+    values = saved.meta_graphs[0].collection_def["saved_model_assets"].any_list.value
+    asset = AssetFileDef()
+    asset.ParseFromString(values[0].value)
+    asset.filename = "../../../etc/shadow"
+    values[0].value = asset.SerializeToString()
+    (folder / "saved_model.pb").write_bytes(saved.SerializeToString())
+    report = audit_path(folder)
+    table = [f for f in report.findings if f.op == "InitializeTableFromTextFileV2"]
+    assert table and table[0].severity == "critical" and table[0].when == "load" and "shadow" in table[0].message

@@ -173,10 +173,14 @@ def asset_defs(meta: Any) -> tuple[list[Any], bool]:
 
 
 def _assets(program: Program, gid: int, meta: Any, points: EntryPoints) -> None:
+    from .values import escapes
+
     for asset in asset_defs(meta)[0]:
         points.asset_names.append(asset.filename)
-        if asset.tensor_info.name:
-            points.assets[(gid, node_of(asset.tensor_info.name))] = asset.filename
+        key = (gid, node_of(asset.tensor_info.name))
+        # A tensor named by several asset entries: the one pointing outside the folder wins.
+        if asset.tensor_info.name and (key not in points.assets or escapes(asset.filename)):
+            points.assets[key] = asset.filename
 
 
 def _object_graph(program: Program, gid: int, meta: Any, points: EntryPoints) -> None:

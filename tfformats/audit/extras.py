@@ -14,16 +14,9 @@ from typing import Any, Iterable
 from ..errors import FormatError
 from .entries import KERAS_LOADER
 from .report import Report
+from .values import escapes
 
 KERAS_METADATA = "keras_metadata.pb"
-
-
-def escapes(name: str) -> bool:
-    """True for an asset name that points outside the assets folder."""
-    if not name or "\x00" in name or os.path.isabs(name) or name.startswith(("\\", "~")):
-        return True
-    parts = name.replace("\\", "/").split("/")
-    return ".." in parts or (len(name) > 1 and name[1] == ":")
 
 
 def judge_asset_name(report: Report, filename: str, tensor: str, location: str) -> None:

@@ -18,7 +18,7 @@ from .catalog import SEVERITIES, Catalog, Rule, attr_value, severity_rank
 from .entries import EntryPoints
 from .program import Note, OpSite, Program, node_of
 from .reach import Reach, walk
-from .values import Origins, describe, path_concern, sensitive
+from .values import Origins, describe, escapes, path_concern, sensitive
 
 SAVE_OPS = {"Save", "SaveV2", "SaveSlices", "MergeV2Checkpoints"}
 RESTORE_OPS = {"Restore", "RestoreV2", "RestoreSlice"}
@@ -144,10 +144,10 @@ class Judge:
         if rule.saver and self._saver_own(site, rule.saver, leaves):
             return Verdict("info", category, f"{message} (file name fed by the saver) [part of the checkpoint saver]",
                            exempt="saver")
-        if leaves and all(leaf[0] == "asset" for leaf in leaves):
+        if leaves and all(leaf[0] == "asset" and not escapes(leaf[1]) for leaf in leaves):
             return Verdict("info", category, f"{message}: reads the model's own asset {describe(leaves)}",
                            exempt="asset")
-        constants = [leaf[1] for leaf in leaves if leaf[0] == "const"] + values
+        constants = [leaf[1] for leaf in leaves if leaf[0] in ("const", "asset")] + values
         if site.op in ("CacheDataset", "CacheDatasetV2") and leaves and all(
                 leaf[0] == "const" and leaf[1] == "" for leaf in leaves):
             return Verdict("info", category, f"{message}: caches in memory (empty file name)", exempt="memory")

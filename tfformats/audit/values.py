@@ -154,6 +154,14 @@ def path_concern(path: str) -> Optional[str]:
     return None
 
 
+def escapes(name: str) -> bool:
+    """True for an asset file name that points outside the SavedModel's assets folder."""
+    if not name or "\x00" in name or os.path.isabs(name) or name.startswith(("\\", "~")):
+        return True
+    parts = name.replace("\\", "/").split("/")
+    return ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
 def sensitive(path: str) -> bool:
     text = path[len("file://"):] if path.lower().startswith("file://") else path
     return bool(_SENSITIVE.search(text))
@@ -176,4 +184,4 @@ def describe(leaves: frozenset[Leaf]) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["Leaf", "Origins", "describe", "path_concern", "sensitive"]
+__all__ = ["Leaf", "Origins", "describe", "escapes", "path_concern", "sensitive"]
