@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from .discover import Model, discover, expand, read_list
-from .isolate import IsolatedRunner, Limits, run_isolated
+from .isolate import DEFAULT_LIMITS, IsolatedRunner, Limits, run_isolated
 from .records import RecordFile, Summary, read_records
 from .tasks import TASKS, run_task
 
@@ -25,7 +25,7 @@ __all__ = ["Model", "discover", "expand", "read_list", "IsolatedRunner", "Limits
 
 def run_batch(task: str, paths: Sequence[str], options: Optional[Mapping[str, Any]] = None, *,
               jobs: Optional[int] = None, dask: Optional[str] = None,
-              limits: Limits = Limits()) -> Iterator[dict[str, Any]]:
+              limits: Limits = DEFAULT_LIMITS) -> Iterator[dict[str, Any]]:
     """Records of ``task`` on every path, in the order they finish.
 
     ``jobs`` local worker processes (default: one per core), or the Dask cluster at ``dask`` (a scheduler

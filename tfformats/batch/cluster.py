@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from ..errors import ArgumentError
 from .discover import is_url
-from .isolate import Limits, run_isolated
+from .isolate import DEFAULT_LIMITS, Limits, run_isolated
 from .tasks import failure_record
 
 LOCAL = "local"
@@ -101,7 +101,7 @@ def _exception_of(future: Any) -> BaseException:
 
 
 def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, address: str,
-             jobs: Optional[int] = None, limits: Limits = Limits()) -> Iterator[dict[str, Any]]:
+             jobs: Optional[int] = None, limits: Limits = DEFAULT_LIMITS) -> Iterator[dict[str, Any]]:
     """Records of ``task`` on every path, in the order they finish, from the Dask cluster at ``address``.
 
     ``address`` is a scheduler address (``tcp://host:8786``) or ``local`` to start a LocalCluster of
@@ -122,8 +122,8 @@ def run_dask(task: str, paths: Sequence[str], options: Mapping[str, Any], *, add
         check = allowed is None or allowed >= MAX_WORKER_DEATHS
         futures = client.map(dask_task, [task] * len(paths), sent, [dict(options)] * len(paths),
                              [limits] * len(paths), [check] * len(paths), key=keys, pure=False)
-        by_key = {f.key: p for f, p in zip(futures, paths)}
-        sent_by_key = {f.key: p for f, p in zip(futures, sent)}
+        by_key = {f.key: p for f, p in zip(futures, paths, strict=True)}
+        sent_by_key = {f.key: p for f, p in zip(futures, sent, strict=True)}
         # Results are fetched by the client as tasks finish, rather than one request per record here.
         for future, outcome in distributed.as_completed(futures, with_results=True, raise_errors=False):
             path = by_key[future.key]

@@ -37,6 +37,9 @@ class Limits:
     memory: Optional[int] = DEFAULT_MEMORY
 
 
+DEFAULT_LIMITS = Limits()
+
+
 class _Died(Exception):
     """The child process ended while running a model."""
 
@@ -58,7 +61,7 @@ def _death_reason(returncode: Optional[int]) -> str:
 class IsolatedRunner:
     """One child process that runs models one at a time under ``limits``."""
 
-    def __init__(self, limits: Limits = Limits()) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._closed = False

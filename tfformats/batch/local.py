@@ -7,7 +7,7 @@ import queue
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Iterator, Mapping, Sequence
 
-from .isolate import IsolatedRunner, Limits
+from .isolate import DEFAULT_LIMITS, IsolatedRunner, Limits
 
 
 def default_jobs() -> int:
@@ -19,7 +19,7 @@ def default_jobs() -> int:
 
 
 def run_local(task: str, paths: Sequence[str], options: Mapping[str, Any], *, jobs: int | None = None,
-              limits: Limits = Limits()) -> Iterator[dict[str, Any]]:
+              limits: Limits = DEFAULT_LIMITS) -> Iterator[dict[str, Any]]:
     """Records of ``task`` on every path, in the order they finish, from ``jobs`` worker processes."""
     count = max(1, min(jobs or default_jobs(), len(paths) or 1))
     runners: queue.SimpleQueue[IsolatedRunner] = queue.SimpleQueue()
