@@ -115,7 +115,8 @@ def test_a_url_hub_is_searched_and_read_through_fsspec(hub: Path, tmp_path: Path
     pytest.importorskip("fsspec")
     url = hub.resolve().as_uri()  # file:///...: the URL code path, served from local files
     out = tmp_path / "graph.jsonl"
-    assert main(["graph", url, "--jobs", "2", "--jsonl", str(out)]) == 0
+    # A storage option travels with the batch to the search and to every worker (this one is LocalFileSystem's).
+    assert main(["graph", url, "--jobs", "2", "--jsonl", str(out), "--storage-option", "auto_mkdir=false"]) == 0
     records = read_records(out)
     local = [m.path for m in discover(hub.resolve(), task="graph")]
     assert sorted(r["path"] for r in records) == sorted(Path(p).as_uri() for p in local)

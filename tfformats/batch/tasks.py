@@ -24,6 +24,12 @@ FAILURE_STATUSES = ("timeout", "memory", "crashed", "error")
 _UNREADABLE = (TFFormatsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
 
 
+def _remote(options: Options) -> dict[str, Any]:
+    """``storage_options`` for the readers, when the batch has any (URLs only)."""
+    storage = options.get("storage_options")
+    return {"storage_options": dict(storage)} if storage else {}
+
+
 def audit_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     """What ``tfformats audit PATH --json`` prints (the op list only with ``ops``)."""
     from ..audit.report import audit_path
@@ -44,7 +50,7 @@ def verify_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     """What ``tfformats verify PATH --json`` prints."""
     from ..checkpoint.verify import verify_checkpoint
 
-    report = verify_checkpoint(path)
+    report = verify_checkpoint(path, **_remote(options))
     return report.exit_code, report.to_dict()
 
 
@@ -55,7 +61,7 @@ def inspect_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     from ..checkpoint.stats import tensor_stats
     from ..dtypes import VARIANT
 
-    with load_checkpoint(path, verify_checksums=options.get("verify", True)) as reader:
+    with load_checkpoint(path, verify_checksums=options.get("verify", True), **_remote(options)) as reader:
         infos = reader.tensor_infos()
         ordered = [infos[name] for name in sorted(infos)]
         tensors = []
@@ -84,7 +90,7 @@ def graph_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     from ..graphs.read import read_message
     from ..graphs.summary import summarize
 
-    kind, message = read_message(path)
+    kind, message = read_message(path, **_remote(options))
     return 0, {"path": path, **summarize(kind, message)}
 
 

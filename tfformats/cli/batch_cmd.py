@@ -93,6 +93,11 @@ def wants_batch(args: argparse.Namespace, task: str) -> bool:
 
 
 def _options(args: argparse.Namespace, task: str) -> dict[str, Any]:
+    storage = getattr(args, "storage_options", None)
+    return {**_task_options(args, task), **({"storage_options": storage} if storage else {})}
+
+
+def _task_options(args: argparse.Namespace, task: str) -> dict[str, Any]:
     if task == "audit":
         if getattr(args, "format", None) not in (None, "json") or getattr(args, "output", None):
             raise ArgumentError("--format and -o write one model's report; batch mode writes JSON records "
@@ -176,7 +181,7 @@ def run_batch(args: argparse.Namespace, task: str) -> int:
         raise ArgumentError("--resume needs --jsonl OUT (the records to resume from)")
     options = _options(args, task)
     inputs = _inputs(args)
-    models = expand(inputs, task)
+    models = expand(inputs, task, storage_options=getattr(args, "storage_options", None))
     if not models:
         raise ArgumentError(f"no models for {task} found in {', '.join(inputs[:3])}"
                             f"{' ...' if len(inputs) > 3 else ''}")
