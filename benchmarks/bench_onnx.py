@@ -198,8 +198,8 @@ def main() -> None:
     rows = []
     for name in names:
         d = DATA / name
-        ours_cmd = [args.core_python, "-m", "tfformats", "onnx", str(d / "saved_model"), "-o", str(d / "tfformats.onnx"),
-                    "--opset", str(args.opset)]
+        ours_cmd = [args.core_python, "-m", "tfformats", "onnx", str(d / "saved_model"),
+                    "-o", str(d / "tfformats.onnx"), "--opset", str(args.opset)]
         ours = [_timed(ours_cmd, env) for _ in range(args.convert_runs)]
         theirs: list[tuple[float, bool, str]] = []
         if have_tf2onnx:

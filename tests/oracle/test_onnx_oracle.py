@@ -212,7 +212,8 @@ def _tf1_autoencoder() -> tuple[Any, list[str], dict[str, np.ndarray]]:
         k2 = tf.constant(rng.standard_normal((3, 3, 4, 8)).astype(np.float32) * 0.3)
         h = tf.nn.max_pool2d(tf.nn.relu(tf.nn.conv2d(h, k2, strides=1, padding="SAME")), 2, 2, "VALID")
         h = tf.compat.v1.image.resize_nearest_neighbor(h, [4, 4])
-        k3 = tf.constant(rng.standard_normal((3, 3, 4, 8)).astype(np.float32) * 0.3)  # conv2d_transpose: [h, w, out, in]
+        # conv2d_transpose filters are [h, w, out, in]
+        k3 = tf.constant(rng.standard_normal((3, 3, 4, 8)).astype(np.float32) * 0.3)
         h = tf.nn.relu(tf.nn.conv2d_transpose(h, k3, [tf.shape(x)[0], 8, 8, 4], strides=2, padding="SAME"))
         k4 = tf.constant(rng.standard_normal((3, 3, 1, 4)).astype(np.float32) * 0.3)
         h = tf.nn.conv2d_transpose(h, k4, [2, 10, 10, 1], strides=1, padding="VALID")

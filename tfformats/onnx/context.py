@@ -28,8 +28,8 @@ class Model:
         self.helper = onnx.helper
         self.opset = opset
         self.functions = functions
-        self.frames: dict[str, Any] = {}
-        self.arrays: dict[str, np.ndarray] = {}  # initializer values by name  # TF1 while frames by loop node name (v1_loops.collapse)
+        self.frames: dict[str, Any] = {}  # TF1 while frames by loop node name (v1_loops.collapse)
+        self.arrays: dict[str, np.ndarray] = {}  # initializer values by name
         # the model is built in place; initializers stay numpy arrays until write_initializers, so that
         # weights replaced by later passes are never serialized
         self.proto = onnx.ModelProto()

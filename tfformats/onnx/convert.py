@@ -18,7 +18,7 @@ from ._deps import require_onnx
 from .context import Context, Model
 from .dtypes import onnx_type
 from .graph import format_unsupported, needed_nodes, unsupported_ops, convert_nodes
-from .fuse import fold_conv_affine
+from .fuse import affine_to_batch_norm, fold_conv_affine
 from .rnn import fuse_lstm_loops
 from .layout import cancel_transposes, drop_unused
 from .source import Frozen, Source, resolve
@@ -147,6 +147,7 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
     fuse_lstm_loops(graph, model)
     cancel_transposes(graph)
     fold_conv_affine(graph, model)
+    affine_to_batch_norm(graph, model)
     model.write_initializers(drop_unused(graph))
     from .. import __version__
 

@@ -77,3 +77,56 @@ def fold_conv_affine(graph: Any, model: Model) -> int:
         del graph.node[:]
         graph.node.extend(kept)
     return len(removed)
+
+
+def affine_to_batch_norm(graph: Any, model: Model) -> int:
+    """Per-channel ``x * scale + shift`` on a channels-first tensor as one BatchNormalization node.
+
+    With mean 0, variance 1 and epsilon 0 the node computes exactly ``x * scale + shift``, in one pass over
+    the tensor instead of two. Only Mul/Add pairs whose constants are [1, C, 1, 1]-shaped are rewritten.
+    """
+    arrays = model.arrays
+    outputs = {o.name for o in graph.output}
+    users: dict[str, list[Any]] = defaultdict(list)
+    for n in graph.node:
+        for i in n.input:
+            users[i].append(n)
+    for n in graph.node:
+        for attr in n.attribute:
+            if attr.HasField("g") or len(attr.graphs):
+                return 0
+    removed: set[int] = set()
+    for mul in graph.node:
+        if mul.op_type != "Mul" or len(mul.input) != 2:
+            continue
+        pos = 1 if mul.input[1] in arrays else 0 if mul.input[0] in arrays else -1
+        if pos < 0 or mul.input[1 - pos] in arrays:
+            continue
+        scale = arrays[mul.input[pos]]
+        if scale.ndim != 4 or scale.shape[0] != 1 or scale.shape[2:] != (1, 1) or scale.dtype != np.float32:
+            continue
+        after = users.get(mul.output[0], [])
+        if len(after) != 1 or mul.output[0] in outputs or after[0].op_type != "Add":
+            continue
+        add = after[0]
+        other = add.input[1] if add.input[0] == mul.output[0] else add.input[0]
+        shift = arrays.get(other)
+        if shift is None or shift.shape != scale.shape or shift.dtype != scale.dtype:
+            continue
+        c = scale.shape[1]
+        x = mul.input[1 - pos]
+        params = [model.initializer(scale.reshape(c), "bn/scale"), model.initializer(shift.reshape(c), "bn/B"),
+                  model.initializer(np.zeros(c, np.float32), "bn/mean"),
+                  model.initializer(np.ones(c, np.float32), "bn/var")]
+        del mul.input[:]
+        mul.input.extend([x] + params)
+        mul.op_type = "BatchNormalization"
+        del mul.attribute[:]
+        mul.attribute.extend([model.helper.make_attribute("epsilon", 0.0)])
+        mul.output[0] = add.output[0]
+        removed.add(id(add))
+    if removed:
+        kept = [n for n in graph.node if id(n) not in removed]
+        del graph.node[:]
+        graph.node.extend(kept)
+    return len(removed)

@@ -18,8 +18,8 @@ class Value:
     ``onnx = transpose(tf, perm)``, None when both agree; a TF NHWC tensor kept as NCHW has
     ``perm == (0, 3, 1, 2)``. ``const`` holds the value when it is known at conversion time; such a
     value gets an ONNX initializer only when a node needs it. ``parts`` holds what is known of the
-    elements of a 1-D integer tensor that is not constant (a shape computed from ``Shape``). ``forms`` caches the ONNX names of the
-    layouts already made: ``{perm or None: name}``.
+    elements of a 1-D integer tensor that is not constant (a shape computed from ``Shape``). ``forms``
+    caches the ONNX names of the layouts already made: ``{perm or None: name}``.
     """
 
     __slots__ = ("dtype", "shape", "perm", "const", "forms", "parts", "source", "length", "role")
