@@ -175,6 +175,7 @@ def _backend_name(args: argparse.Namespace) -> str:
 def run_batch(args: argparse.Namespace, task: str) -> int:
     """Run ``task`` on every model the command line names; returns the worst exit status."""
     from ..batch import RecordFile, Summary, expand, read_records
+    from ..batch.records import dumps
     from .output import print_json
 
     if args.resume and not args.jsonl:
@@ -195,8 +196,6 @@ def run_batch(args: argparse.Namespace, task: str) -> int:
     progress = _progress(len(models), task)
     kinds = {m.path: m.kind for m in models}
     try:
-        from ..batch.records import dumps
-
         if models:
             for record in _records(task, [m.path for m in models], options, args):
                 record.setdefault("kind", kinds.get(record["path"]))
