@@ -19,7 +19,7 @@ def test_pool_of_two_gives_each_model_the_record_of_an_in_process_run(hub: Path)
         direct = run_task("audit", record["path"], {"fail_on": "high"})
         assert (record["status"], record["exit_code"], record["result"]) == \
             (direct["status"], direct["exit_code"], direct["result"])
-    assert {r["pid"] for r in records if "pid" in r} and len({r["pid"] for r in records}) <= 2
+    assert 1 <= len({r["pid"] for r in records}) <= 2  # two worker processes, reused from model to model
 
 
 def test_graph_and_inspect_records_hold_the_summaries(hub: Path) -> None:
