@@ -106,3 +106,29 @@ def test_damaged_tensor_at_a_url_fails_its_checksum_naming_the_url(http_server: 
         tff.load_variable(url, "medium/kernel")
     assert f"{url}.data-00000-of-00001" in str(info.value)
     assert "medium/kernel" in str(info.value)
+
+
+def test_prefetched_large_range_is_fetched_ahead_and_never_past_its_end(http_server: CountingServer,
+                                                                        http_root: Path,
+                                                                        big_ckpt: dict[str, object]) -> None:
+    from tfformats._io.remote import STREAM_PIECE, RemoteFile
+
+    with tff.load_checkpoint(f"{http_server.url}/run/model.ckpt-1") as reader:
+        entry = reader.entry("zlarge/kernel")  # type: ignore[attr-defined]
+    path = "/run/model.ckpt-1.data-00000-of-00001"
+    stored = (http_root / path.lstrip("/")).read_bytes()[entry.offset:entry.offset + entry.size]
+    source = RemoteFile(http_server.url + path)
+    try:
+        http_server.counter.reset()
+        source.prefetch([(entry.offset, entry.size)])
+        out = bytearray(entry.size)
+        view = memoryview(out)
+        chunk = 2 << 20  # how the bundle reader consumes a large tensor while checksumming it
+        for start in range(0, entry.size, chunk):
+            assert source.read_into(view[start:start + chunk], entry.offset + start) == len(view[start:start + chunk])
+    finally:
+        source.close()
+    assert bytes(out) == stored
+    gets = http_server.counter.gets()
+    assert len(gets) == -(-entry.size // STREAM_PIECE)
+    assert http_server.counter.body_bytes == entry.size  # nothing fetched twice, nothing past the range

@@ -148,3 +148,17 @@ def test_cli_freeze_from_s3_to_s3(s3: dict[str, Any]) -> None:
     mlp = FIXTURES / "graphs" / "mlp"
     expected = tff.freeze(mlp / "model.ckpt.meta", mlp / "model.ckpt", ["probs"])
     assert tff.read_graph_def(out, storage_options=s3["options"]) == expected
+
+
+def test_s3_folder_without_state_file_is_found_by_its_index(s3: dict[str, Any], tmp_path: Path) -> None:
+    opts = s3["options"]
+    tff.save_checkpoint(f"s3://{s3['bucket']}/one/model.ckpt-3", {"w": np.ones(2, np.float32)}, storage_options=opts)
+    for url in (f"s3://{s3['bucket']}/one", f"s3://{s3['bucket']}/one/"):
+        assert tff.resolve_checkpoint(url, storage_options=opts) == ("V2", f"s3://{s3['bucket']}/one/model.ckpt-3")
+    tff.save_checkpoint(f"s3://{s3['bucket']}/one/model.ckpt-4", {"w": np.ones(2, np.float32)}, storage_options=opts)
+    s3["fs"].invalidate_cache()
+    with pytest.raises(tff.CheckpointNotFoundError) as info:
+        tff.load_checkpoint(f"s3://{s3['bucket']}/one/", storage_options=opts)
+    assert "holds 2 checkpoints" in str(info.value)
+    with pytest.raises(tff.CheckpointNotFoundError):
+        tff.load_checkpoint(f"s3://{s3['bucket']}/nothing/here", storage_options=opts)

@@ -40,6 +40,10 @@ DIRECT_MIN = 1 << 20
 PIECE_MIN = 512 << 10
 PIECE_MAX = 8 << 20
 WORKERS = 8
+# A large range announced by prefetch() is fetched ahead of the reads that consume it, in pieces of
+# STREAM_PIECE bytes, at most STREAM_WINDOW at a time (so 32 MiB in flight), never past the range.
+STREAM_PIECE = 4 << 20
+STREAM_WINDOW = 8
 
 T = TypeVar("T")
 
@@ -164,6 +168,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_workers)
 
 
+class _Stream:
+    """A large range fetched ahead of its reader; ``pieces`` maps each piece's start to its pending bytes."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+        self.scheduled = start  # where the next piece to fetch begins
+        self.pieces: dict[int, Future[bytearray]] = {}
+
+    def piece_at(self, pos: int) -> int:
+        return self.start + (pos - self.start) // STREAM_PIECE * STREAM_PIECE
+
+
 class RemoteFile(ByteSource):
     """One remote object, read by byte range through a small block cache."""
 
@@ -186,6 +202,7 @@ class RemoteFile(ByteSource):
         self._lock = threading.Lock()
         self._run_end = -1  # block after the last cache fetch, for readahead
         self._readahead = 0
+        self._streams: list[_Stream] = []
 
     # -- requests -------------------------------------------------------------------------
 
@@ -205,6 +222,52 @@ class RemoteFile(ByteSource):
 
     def _fetch_into(self, dest: memoryview, offset: int) -> None:
         dest[:] = self.fetch(offset, offset + len(dest))
+
+    def _fetch_piece(self, start: int, end: int) -> bytearray:
+        buf = bytearray(end - start)
+        (self._ranges.read_into if self._ranges is not None else self._fetch_into)(memoryview(buf), start)
+        return buf
+
+    # -- streams (large ranges announced by prefetch) ---------------------------------------
+
+    def _schedule(self, stream: _Stream) -> None:
+        """Start fetching the next pieces of ``stream`` up to the window (caller holds the lock)."""
+        while stream.scheduled < stream.end and len(stream.pieces) < STREAM_WINDOW:
+            start, end = stream.scheduled, min(stream.scheduled + STREAM_PIECE, stream.end)
+            stream.pieces[start] = _workers().submit(self._fetch_piece, start, end)
+            stream.scheduled = end
+
+    def _stream_for(self, offset: int, end: int) -> Optional[_Stream]:
+        with self._lock:
+            for stream in self._streams:
+                if stream.start <= offset and end <= stream.end and stream.piece_at(offset) in stream.pieces:
+                    return stream
+        return None
+
+    def _read_stream(self, stream: _Stream, dest: memoryview, offset: int) -> bool:
+        """Copy ``dest`` out of the stream's pieces; False (nothing copied) when they do not hold it."""
+        end = offset + len(dest)
+        pos = offset
+        while pos < end:
+            start = stream.piece_at(pos)
+            with self._lock:
+                pending = stream.pieces.get(start)
+            if pending is None:
+                if pos == offset:
+                    return False
+                self._fetch_into(dest[pos - offset:], pos)  # the reader skipped ahead of the stream
+                return True
+            data = pending.result()
+            stop = min(end, start + len(data))
+            dest[pos - offset:stop - offset] = memoryview(data)[pos - start:stop - start]
+            if stop == start + len(data):  # this piece is used up
+                with self._lock:
+                    stream.pieces.pop(start, None)
+                    self._schedule(stream)
+                    if not stream.pieces and stream.scheduled >= stream.end and stream in self._streams:
+                        self._streams.remove(stream)
+            pos = stop
+        return True
 
     # -- cache ----------------------------------------------------------------------------
 
@@ -254,6 +317,9 @@ class RemoteFile(ByteSource):
         if n <= 0:
             return 0
         target = dest[:n]
+        stream = self._stream_for(offset, offset + n) if self._streams else None
+        if stream is not None and self._read_stream(stream, target, offset):
+            return n
         if n < DIRECT_MIN:
             self._read_cached(target, offset)
             return n
@@ -281,18 +347,34 @@ class RemoteFile(ByteSource):
         return super().read(offset, n)
 
     def prefetch(self, ranges: list[tuple[int, int]]) -> None:
-        """Fetch the blocks of small ranges into the cache, in parallel (large ranges are read when asked)."""
+        """Start fetching ``(offset, size)`` ranges that will be read soon.
+
+        Small ranges are fetched into the block cache now, in parallel. A large range becomes a stream: its
+        pieces are fetched in the background, a window ahead of the reads that consume it in order (a reader
+        checksumming a large tensor chunk by chunk then never waits for a request), and never past its end.
+        """
         jobs = []
         for offset, size in ranges:
-            if 0 < size < DIRECT_MIN and offset < self.size:
-                end = min(offset + size, self.size)
+            end = min(offset + size, self.size)
+            if end <= offset:
+                continue
+            if size < DIRECT_MIN:
                 jobs.append(_workers().submit(self._cached_blocks, offset // BLOCK, (end - 1) // BLOCK))
+            else:
+                stream = _Stream(offset, end)
+                with self._lock:
+                    self._streams.append(stream)
+                    self._schedule(stream)
         for job in jobs:
             job.result()
 
     def close(self) -> None:
         with self._lock:
             self._blocks.clear()
+            for stream in self._streams:
+                for pending in stream.pieces.values():
+                    pending.cancel()
+            self._streams.clear()
 
 
 def open_remote(url: str, *, storage_options: StorageOptions = None) -> ByteSource:
