@@ -99,3 +99,19 @@ def test_cli_missing_url_is_one_line_with_exit_status_2(www: Path, capsys: pytes
         status = main(["inspect", f"{server.url}/nothing/here"])
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1 and "/nothing/here" in err
+
+
+@pytest.mark.parametrize("url, package", [("gs://bucket/run/model.ckpt", "gcsfs"),
+                                          ("hf://user/model/ckpt/model.ckpt", "huggingface_hub")])
+def test_url_whose_backend_is_missing_names_the_package_to_install(url: str, package: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(package) is not None:
+        pytest.skip(f"{package} is installed")
+    from tfformats._io.remote import MissingExtraError
+
+    with pytest.raises(MissingExtraError) as info:
+        tff.load_checkpoint(url)
+    message = str(info.value)
+    assert url in message and package in message and "\n" not in message
+    assert isinstance(info.value, ImportError) and isinstance(info.value, tff.TFFormatsError)
