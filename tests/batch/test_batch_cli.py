@@ -123,3 +123,13 @@ def test_a_url_hub_is_searched_and_read_through_fsspec(hub: Path, tmp_path: Path
     for record in records:
         direct = run_task("graph", record["path"][len("file://"):], {})["result"]
         assert {**record["result"], "path": None} == {**direct, "path": None}
+
+
+def test_dask_without_distributed_says_what_to_install(hub: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail, as when not installed
+    assert main(["graph", str(hub / "graphs"), "--dask", "local"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'tfformats[dask]'" in err and err.count("\n") == 1
