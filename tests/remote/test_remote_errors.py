@@ -101,9 +101,9 @@ def test_cli_missing_url_is_one_line_with_exit_status_2(www: Path, capsys: pytes
     assert status == 2 and len(err.strip().splitlines()) == 1 and "/nothing/here" in err
 
 
-@pytest.mark.parametrize("url, package", [("gs://bucket/run/model.ckpt", "gcsfs"),
-                                          ("hf://user/model/ckpt/model.ckpt", "huggingface_hub")])
-def test_url_whose_backend_is_missing_names_the_package_to_install(url: str, package: str) -> None:
+@pytest.mark.parametrize("url, package, extra", [("gs://bucket/run/model.ckpt", "gcsfs", "gcs"),
+                                                 ("hf://user/model/ckpt/model.ckpt", "huggingface_hub", "hf")])
+def test_url_whose_backend_is_missing_names_the_package_to_install(url: str, package: str, extra: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(package) is not None:
@@ -113,5 +113,6 @@ def test_url_whose_backend_is_missing_names_the_package_to_install(url: str, pac
     with pytest.raises(MissingExtraError) as info:
         tff.load_checkpoint(url)
     message = str(info.value)
-    assert url in message and package in message and "\n" not in message
+    assert message.startswith(url + ": ") and package in message and "\n" not in message
+    assert f"pip install 'tfformats[{extra}]'" in message
     assert isinstance(info.value, ImportError) and isinstance(info.value, tff.TFFormatsError)

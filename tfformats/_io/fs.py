@@ -16,7 +16,7 @@ from typing import Any, Optional
 from ..errors import NotFoundError, PathLike
 from .source import StorageOptions, is_url, local_path
 
-# An HTTP "folder" is an HTML page listing links; a file larger than this is never taken for one.
+# An HTTP "folder" is an HTML page (Content-Type text/html) listing links; a larger page is never taken for one.
 _LISTING_MAX = 1 << 20
 
 
@@ -28,6 +28,11 @@ def _fs(url: str, storage_options: StorageOptions) -> tuple[Any, str]:
 
 def _is_http(url: str) -> bool:
     return url.split("://", 1)[0].lower() in ("http", "https")
+
+
+def require(url: str, *, storage_options: StorageOptions = None) -> None:
+    """Raise the one-line error naming ``url`` when the file system it needs cannot be used (not installed)."""
+    _fs(url, storage_options)
 
 
 def join(base: PathLike, *parts: str) -> str:
@@ -91,7 +96,7 @@ def isfile(path: PathLike, *, storage_options: StorageOptions = None) -> bool:
 
 
 def isdir(path: PathLike, *, storage_options: StorageOptions = None) -> bool:
-    """True for a folder; on HTTP, for a small page whose links list files below it."""
+    """True for a folder; on HTTP, for a small HTML page whose links list files below it."""
     text = os.fspath(path)
     if not is_url(text):
         return os.path.isdir(local_path(text))
@@ -100,7 +105,7 @@ def isdir(path: PathLike, *, storage_options: StorageOptions = None) -> bool:
         return False
     if found.get("type") == "directory":
         return True
-    if _is_http(text) and (found.get("size") or 0) <= _LISTING_MAX:
+    if _is_http(text) and found.get("mimetype") == "text/html" and (found.get("size") or 0) <= _LISTING_MAX:
         return bool(listdir(text, storage_options=storage_options))
     return False
 
@@ -201,4 +206,4 @@ def remove(path: PathLike, *, storage_options: StorageOptions = None) -> None:
 
 
 __all__ = ["basename", "dirname", "exists", "glob", "glob_escape", "info", "isdir", "isfile", "join", "listdir",
-           "read_bytes", "remove", "upload", "write_bytes"]
+           "read_bytes", "remove", "require", "upload", "write_bytes"]

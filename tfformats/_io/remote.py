@@ -132,6 +132,10 @@ def call(url: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise remote_error(exc, url) from exc
 
 
+# The extra (pyproject.toml) that brings the backend of a URL scheme.
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "hf": "hf", "http": "remote", "https": "remote"}
+
+
 def filesystem(url: str, storage_options: StorageOptions = None) -> tuple[Any, str]:
     """The fsspec file system serving ``url`` and the path inside it."""
     try:
@@ -141,8 +145,8 @@ def filesystem(url: str, storage_options: StorageOptions = None) -> tuple[Any, s
     try:
         fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
     except ImportError as exc:
-        raise MissingExtraError(f"{_one_line(exc)} (e.g. pip install 'tfformats[remote]' s3fs gcsfs)",
-                                url) from None
+        extra = _EXTRAS.get(url.split("://", 1)[0].lower(), "remote")
+        raise MissingExtraError(f"{_one_line(exc)} (pip install 'tfformats[{extra}]')", url) from None
     except ValueError as exc:
         raise MissingExtraError(f"no file system for this URL: {_one_line(exc)}", url) from None
     except TypeError as exc:

@@ -65,6 +65,8 @@ def resolve_checkpoint(path: PathLike, *, storage_options: StorageOptions = None
     remote = is_url(text)
     if not remote:
         text = local_path(text)
+    else:
+        fs.require(text, storage_options=opts)  # a missing backend is named against the URL given
     # For a URL, each check is a request: a trailing "/" names a folder, and the likeliest case (a V2 prefix)
     # is tried before anything that would list a folder.
     if remote and text.endswith("/"):
