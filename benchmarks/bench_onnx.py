@@ -217,12 +217,16 @@ def main() -> None:
                                          theirs[0][2]) if theirs else None}
         rows.append(result)
         _print_row(result)
-    (DATA / "results.json").write_text(json.dumps(rows, indent=1))
+        (DATA / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\nraw results: {DATA / 'results.json'}")
 
 
 def _fmt_ms(seconds: Any) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.2f}"
+
+
+def _ratio(num: Any, den: Any) -> str:
+    return f"x{num / den:.2f}" if num and den else "-"
 
 
 def _print_row(r: dict[str, Any]) -> None:
@@ -235,19 +239,23 @@ def _print_row(r: dict[str, Any]) -> None:
             print(f"{r['model']}: onnxruntime cannot load the {side} model: {doc['error']}")
     conv_ours, conv_theirs = r["convert"]["tfformats"], r["convert"]["tf2onnx"]
     tf_s = r["tf_seconds"]
-    line = (f"{r['model']:<16} convert: ours {conv_ours[0]:.2f}s{'' if conv_ours[1] else ' FAILED'}"
-            f" | tf2onnx " + (f"{conv_theirs[0]:.2f}s{'' if conv_theirs[1] else ' FAILED'}" if conv_theirs else "-") +
-            (f" (x{conv_theirs[0] / conv_ours[0]:.1f})" if conv_theirs and conv_theirs[1] else "") +
-            f"\n{'':<16} nodes/Transpose: ours {ours.get('nodes')}/{ours.get('transposes')}"
-            f" | tf2onnx {theirs.get('nodes', '-')}/{theirs.get('transposes', '-')}"
-            f"   max|diff| vs TF: ours {ours.get('max_diff')} | tf2onnx {theirs.get('max_diff', '-')}"
-            f"\n{'':<16} latency ms: TF {_fmt_ms(tf_s)} | ort(ours) {_fmt_ms(ours.get('seconds'))}"
-            f" | ort(tf2onnx) {_fmt_ms(theirs.get('seconds'))}"
-            (f"   TF/ort(ours) x{tf_s / ours['seconds']:.2f}" if ours.get("seconds") else "") +
-            (f"   ort(tf2onnx)/ort(ours) x{theirs['seconds'] / ours['seconds']:.2f}" if theirs.get("seconds") else ""))
+    theirs_conv = "-" if not conv_theirs else f"{conv_theirs[0]:.2f}s" + ("" if conv_theirs[1] else " FAILED")
+    speedup = _ratio(conv_theirs[0], conv_ours[0]) if conv_theirs and conv_theirs[1] else "-"
+    pad = " " * 16
+    lines = [
+        f"{r['model']:<16} convert: ours {conv_ours[0]:.2f}s{'' if conv_ours[1] else ' FAILED'}"
+        f" | tf2onnx {theirs_conv} (tf2onnx/ours {speedup})",
+        f"{pad} nodes/Transpose: ours {ours.get('nodes')}/{ours.get('transposes')}"
+        f" | tf2onnx {theirs.get('nodes', '-')}/{theirs.get('transposes', '-')}"
+        f"   max|diff| vs TF: ours {ours.get('max_diff')} | tf2onnx {theirs.get('max_diff', '-')}",
+        f"{pad} latency ms: TF {_fmt_ms(tf_s)} | ort(ours) {_fmt_ms(ours.get('seconds'))}"
+        f" | ort(tf2onnx) {_fmt_ms(theirs.get('seconds'))}"
+        f"   TF/ort(ours) {_ratio(tf_s, ours.get('seconds'))}"
+        f"   ort(tf2onnx)/ort(ours) {_ratio(theirs.get('seconds'), ours.get('seconds'))}",
+    ]
     if not conv_theirs or not conv_theirs[1]:
-        line += f"\n{'':<16} tf2onnx: {conv_theirs[2] if conv_theirs else 'not installed'}"
-    print(line, flush=True)
+        lines.append(f"{pad} tf2onnx: {conv_theirs[2] if conv_theirs else 'not installed'}")
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

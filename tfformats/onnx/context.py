@@ -46,6 +46,12 @@ class Model:
         self._names.add(name)
         return name
 
+    def used(self, name: str) -> bool:
+        return name in self._names
+
+    def release(self, name: str) -> None:
+        self._names.discard(name)
+
     def reserve(self, name: str) -> None:
         if name in self._names:
             raise GraphError(f"ONNX name {name!r} is used twice")
@@ -204,9 +210,6 @@ class Context:
 
     def cast(self, name: str, to: int, hint: Optional[str] = None) -> str:
         return self.emit1("Cast", [name], hint=hint or name + "/cast", to=to)
-
-    def empty_optional(self) -> str:
-        return ""
 
     def unsupported(self, node: Any, why: str) -> UnsupportedError:
         return UnsupportedError(f"{self.where}: node {node.name!r} ({node.op}): {why}")

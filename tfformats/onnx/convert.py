@@ -39,7 +39,6 @@ def _sym(name: str) -> str:
 
 
 def _placeholder_value(model: Model, node: Any, onnx_name: str, override: Optional[Sequence[int]]) -> tuple[Value, Any]:
-    from .. import tensor_proto  # noqa: F401  (keeps import order stable)
     from .attrs import get_shape, get_type
 
     dtype = onnx_type(get_type(node, "dtype"), f"input {onnx_name!r}")
@@ -119,26 +118,7 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
         graph_inputs.append(info)
     convert_nodes(cx, [n for n in order if n.name not in input_nodes])
 
-    outputs = []
-    claimed: set[str] = set()
-    produced = {o for n in cx.nodes for o in n.output}
-    for onnx_name, tensor in frozen.outputs.items():
-        v = cx.lookup(tensor)
-        name = cx.plain(v)
-        if name in produced and name not in claimed and name not in frozen.outputs:
-            if name != onnx_name:
-                if onnx_name in model._names and onnx_name not in frozen.inputs:
-                    _free_name(cx, model, onnx_name)
-                model._names.add(onnx_name)
-                for node in cx.nodes:
-                    _rename_node_io(node, name, onnx_name)
-                _rename_deep(cx.nodes, name, onnx_name)
-        elif name != onnx_name:
-            model._names.add(onnx_name)
-            cx.nodes.append(model.helper.make_node("Identity", [name], [onnx_name],
-                                                   name=model.unique("n/" + onnx_name)))
-        claimed.add(onnx_name)
-        outputs.append(model.helper.make_tensor_value_info(onnx_name, v.dtype, _shape_dims(v.shape, onnx_name)))
+    outputs = _name_outputs(cx, model, frozen)
     graph = model.graph
     graph.name = "tfformats"
     graph.node.extend(cx.nodes)
@@ -156,6 +136,34 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
     proto.producer_name, proto.producer_version = "tfformats", __version__
     proto.opset_import.add(domain="", version=opset_n)
     return proto
+
+
+def _name_outputs(cx: Context, model: Model, frozen: Frozen) -> list[Any]:
+    """Give each requested output its ONNX name: rename the value that computes it, or add an Identity."""
+    infos = []
+    produced = {o for n in cx.nodes for o in n.output}
+    for onnx_name, tensor in frozen.outputs.items():
+        v = cx.lookup(tensor)
+        name = cx.plain(v)
+        if name == onnx_name:
+            pass
+        elif name in produced and name not in frozen.outputs and name not in frozen.inputs:
+            if model.used(onnx_name):
+                _free_name(cx, model, onnx_name)
+            model.reserve(onnx_name)
+            for node in cx.nodes:
+                _rename_node_io(node, name, onnx_name)
+            _rename_deep(cx.nodes, name, onnx_name)
+            produced.discard(name)
+            v.forms[None] = onnx_name  # later outputs of the same tensor now read it under this name
+        else:
+            if model.used(onnx_name):
+                _free_name(cx, model, onnx_name)
+            model.reserve(onnx_name)
+            cx.nodes.append(model.helper.make_node("Identity", [name], [onnx_name],
+                                                   name=model.unique("n/" + onnx_name)))
+        infos.append(model.helper.make_tensor_value_info(onnx_name, v.dtype, _shape_dims(v.shape, onnx_name)))
+    return infos
 
 
 def _rename_node_io(node: Any, old: str, new: str) -> None:
@@ -184,7 +192,7 @@ def _free_name(cx: Context, model: Model, wanted: str) -> None:
     _rename_deep(cx.nodes, wanted, other)
     if wanted in model.arrays:
         model.arrays[other] = model.arrays.pop(wanted)
-    model._names.discard(wanted)
+    model.release(wanted)
 
 
 def to_onnx(source: Union[Source, Any], *, outputs: Union[str, Sequence[str], None] = None,

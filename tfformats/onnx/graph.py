@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np

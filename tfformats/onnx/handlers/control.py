@@ -16,7 +16,7 @@ from .. import dtypes as odt
 from ...errors import GraphError
 from ..context import Context
 from ..values import SEQUENCE, Shape, Value
-from .common import Handler, dtype, int64
+from .common import Handler, dtype
 
 
 def _function(cx: Context, node: Any, name: str) -> Any:
@@ -330,7 +330,6 @@ def list_set(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     exists = cx.emit1("Less", [i, cx.cast(cx.emit1("SequenceLength", [s]), odt.INT32 if index.dtype == odt.INT32
                                           else odt.INT64)])
     helper = cx.model.helper
-    seq_type = seq.dtype - SEQUENCE
     replaced = cx.model.unique(f"{node.name}/replaced")
     erased = cx.model.unique(f"{node.name}/erased")
     then_nodes = [helper.make_node("SequenceErase", [s, i], [erased], name=cx.model.unique("n/erase")),
@@ -370,4 +369,3 @@ TABLE: dict[str, Handler] = {
     "TensorListSetItem": list_set, "TensorListStack": list_stack, "TensorListLength": list_length,
     "TensorListPushBack": list_push,
 }
-_ = (np, int64, Optional)

@@ -211,9 +211,7 @@ TABLE: dict[str, Handler] = {
     "SquaredDifference": squared_difference, "NotEqual": not_equal, "RealDiv": real_div,
     "FloorDiv": floor_div, "FloorMod": floor_mod, "Cast": cast, "BiasAdd": bias_add, "BiasAddV1": bias_add,
     "AddN": add_n, "Select": select, "SelectV2": select, "ClipByValue": clip_by_value,
-    "DivNoNan": real_div,
 }
-del TABLE["DivNoNan"]
 
 
 def _np_unary(fn: Callable[[np.ndarray], np.ndarray]) -> Folder:

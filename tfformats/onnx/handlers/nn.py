@@ -14,7 +14,7 @@ import numpy as np
 from .. import attrs
 from ..context import Context, contiguous
 from ..values import Dim, Shape, Value, channels_first, inverse
-from .common import Handler, axis_in_layout, common_layout
+from .common import Handler, axis_in_layout
 
 
 def _spatial(node: Any, name: str, rank: int, channels_last: bool) -> list[int]:
@@ -328,4 +328,3 @@ TABLE: dict[str, Handler] = {
     "Einsum": einsum, "DepthToSpace": depth_space, "SpaceToDepth": depth_space,
     "ResizeBilinear": resize, "ResizeNearestNeighbor": resize,
 }
-_ = common_layout

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..context import Context
 from ..values import Value
 from .common import Handler, common_layout
@@ -39,15 +41,13 @@ def merge(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
                     return _select(cx, node, pred_key, ins[i], ins[j], (a | b) - {(pred_key, True), (pred_key, False)},
                                    i, j)
     if len(ins) == 1:
-        return [ins[0], cx.constant(__import__("numpy").array(0, "int32"))]
+        return [ins[0], cx.constant(np.array(0, np.int32))]
     raise cx.unsupported(node, "a Merge that does not join the two branches of one tf.cond "
                                "(TF1 while loops are not converted)")
 
 
 def _select(cx: Context, node: Any, pred_key: str, on_true: Value, on_false: Value, rest: frozenset[Any],
             i: int, j: int) -> list[Value]:
-    import numpy as np
-
     pred = cx.lookup(pred_key)
     cx.out_conds = {0: rest, 1: rest}
     if pred.const is not None:
