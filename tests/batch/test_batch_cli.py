@@ -133,3 +133,12 @@ def test_dask_without_distributed_says_what_to_install(hub: Path, monkeypatch: p
     assert main(["graph", str(hub / "graphs"), "--dask", "local"]) == 2
     err = capsys.readouterr().err
     assert "pip install 'tfformats[dask]'" in err and err.count("\n") == 1
+
+
+def test_a_limit_on_one_file_runs_it_as_a_batch_of_one(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(hub / "graphs" / "network.pb")
+    assert main(["audit", path, "--timeout", "60", "--memory-limit", "1GiB", "--json"]) == 1
+    record, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["path"] == path and record["status"] == "problem"
+    assert record["result"] == run_task("audit", path, {"fail_on": "high"})["result"]
+    assert summary["summary"]["backend"] == "1 local worker"

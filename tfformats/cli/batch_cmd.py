@@ -15,7 +15,7 @@ from typing import Any, Iterator, Optional, TextIO
 from ..errors import ArgumentError
 
 BATCH_HELP = """\
-Several paths or URLs, a folder searched for models, or --from-file turn on batch mode: each model
+Several paths or URLs, a folder searched for models, or any option below turn on batch mode: each model
 runs in a worker process with a time and memory limit, one JSON record per model is written
 (stdout, or --jsonl OUT), then a summary. A folder that is itself one model (a SavedModel folder;
 for audit, verify and inspect also a folder holding a 'checkpoint' state file or .index files) is
@@ -69,9 +69,9 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--jsonl", metavar="OUT", help="write the records to OUT (JSON Lines) instead of stdout")
     group.add_argument("--resume", action="store_true",
                        help="with --jsonl: skip the models OUT already has a record for, and append")
-    group.add_argument("--timeout", type=_seconds, default=300.0, metavar="SECONDS",
+    group.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                        help="stop a model after this long and record a timeout (default 300; 0: no limit)")
-    group.add_argument("--memory-limit", type=parse_size, default=4 << 30, metavar="SIZE",
+    group.add_argument("--memory-limit", type=parse_size, metavar="SIZE",
                        help="memory a model may use beyond mapping its own files (default 4GiB; 0: no limit)")
 
 
@@ -80,7 +80,8 @@ def wants_batch(args: argparse.Namespace, task: str) -> bool:
     from ..batch.discover import is_single_model_folder, is_url
 
     paths: list[str] = list(args.path or [])
-    flags = args.from_file or args.jobs or args.dask or args.jsonl or args.resume
+    flags = (args.from_file or args.jobs or args.dask or args.jsonl or args.resume or args.timeout is not None
+             or args.memory_limit is not None)
     if flags or len(paths) > 1:
         return True
     if not paths:
@@ -158,17 +159,20 @@ class _LineProgress:
 def _records(task: str, paths: list[str], options: dict[str, Any],
              args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     from ..batch import Limits, run_batch
+    from ..batch.isolate import DEFAULT_MEMORY, DEFAULT_TIMEOUT
 
-    limits = Limits(timeout=args.timeout or None, memory=args.memory_limit or None)
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    memory = DEFAULT_MEMORY if args.memory_limit is None else args.memory_limit
+    limits = Limits(timeout=timeout or None, memory=memory or None)
     return run_batch(task, paths, options, jobs=args.jobs, dask=args.dask, limits=limits)
 
 
-def _backend_name(args: argparse.Namespace) -> str:
+def _backend_name(args: argparse.Namespace, models: int) -> str:
     if args.dask:
         return f"Dask ({args.dask})"
     from ..batch.local import default_jobs
 
-    jobs = args.jobs or default_jobs()
+    jobs = max(1, min(args.jobs or default_jobs(), models))
     return f"{jobs} local worker{'s' if jobs != 1 else ''}"
 
 
@@ -186,7 +190,7 @@ def run_batch(args: argparse.Namespace, task: str) -> int:
     if not models:
         raise ArgumentError(f"no models for {task} found in {', '.join(inputs[:3])}"
                             f"{' ...' if len(inputs) > 3 else ''}")
-    summary = Summary(task, _backend_name(args))
+    summary = Summary(task, _backend_name(args, len(models)))
     if args.resume:
         previous = {r["path"]: r for r in read_records(args.jsonl)}
         summary.add_skipped(previous[m.path] for m in models if m.path in previous)
