@@ -71,6 +71,9 @@ class IsolatedRunner:
     def _start(self) -> subprocess.Popen[bytes]:
         if self._closed:
             raise _Died("the batch was stopped")
+        if os.name != "posix":  # the time limit waits on pipes with select(), the memory limit is an rlimit
+            raise TFFormatsError("batch mode runs each model in a worker process, which needs a POSIX system "
+                                 "(Linux, macOS)")
         env = dict(os.environ)
         for key, value in _CHILD_ENV.items():
             env.setdefault(key, value)
