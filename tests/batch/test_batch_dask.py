@@ -92,6 +92,8 @@ def test_worker_killed_mid_batch_has_its_models_run_again_elsewhere(cluster: Any
     assert [r["status"] for r in records] == ["ok"] * len(paths), records
     moved = [paths[int(str(key).rsplit("-", 1)[1])] for key in keys]
     assert moved and all(by_path[p]["worker"] != victim for p in moved)
+    assert all(by_path[p]["worker_deaths"] == 1 for p in moved)  # run again once, after the one death
+    assert all("worker_deaths" not in by_path[p] for p in paths if p not in moved)
 
 
 def test_model_that_kills_its_worker_is_retried_once_then_recorded_as_crashed(cluster: Any,

@@ -44,21 +44,25 @@ def dask_task(task: str, path: str, options: Mapping[str, Any], limits: Limits,
     """One model on a Dask worker: the isolated run, plus the worker's address.
 
     With ``check_deaths`` (a scheduler that reschedules more often than once), a model whose workers
-    already died twice is recorded as crashed rather than run a third time.
+    already died twice is recorded as crashed rather than run a third time, and a record run after one
+    death says so (``worker_deaths``).
     """
     from distributed import get_client, get_worker
 
     worker = get_worker()
+    deaths = 0
     if check_deaths:
         client: Any = get_client()
         deaths = int(client.run_on_scheduler(_deaths_of, worker.get_current_task()))
         if deaths >= MAX_WORKER_DEATHS:
             record = failure_record(task, path, "crashed", f"the Dask workers running this model died {deaths} "
                                     "times", error_type="KilledWorker")
-            record.update(attempts=deaths, worker=worker.address)
+            record.update(attempts=deaths, worker=worker.address, worker_deaths=deaths)
             return record
     record = run_isolated(task, path, options, limits)
     record["worker"] = worker.address
+    if deaths:
+        record["worker_deaths"] = deaths  # rescheduled after a worker holding it died
     return record
 
 
