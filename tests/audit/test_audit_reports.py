@@ -149,3 +149,27 @@ def test_html_report_escapes_what_the_model_says(tmp_path: Path) -> None:
     page = to_html(audit_path(path))
     assert "<script>" not in page and "<img" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_text_report_shows_when_loaders_and_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "--ops", str(CORPUS / "tf1_main_op_writefile")]) == 1
+    out = capsys.readouterr().out
+    assert "[critical] file_write [load: tf.saved_model.load, TF1/C++ loader]: WriteFile" in out
+    assert "via init collection 'saved_model_main_op'" in out
+    assert any(line.split()[:2] == ["WriteFile", "load"] for line in out.splitlines())
+
+
+def test_report_written_to_a_missing_folder_is_a_one_line_error(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "missing" / "report.sarif"
+    assert main(["audit", "--format", "sarif", "-o", str(target), str(CORPUS / "ok_keras_cnn")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "report.sarif" in err
+
+
+def test_html_lists_the_variables_of_a_saved_model(tmp_path: Path) -> None:
+    page = _Text()
+    page.feed(to_html(audit_path(CORPUS / "ok_keras_embedding")))
+    assert "variables/0/.ATTRIBUTES/VARIABLE_VALUE" in page.sections["variables"]
+    assert "10x3" in page.sections["variables"]  # the Embedding(10, 3) table
+    assert "No findings at low or above." in page.sections["findings"]
