@@ -169,13 +169,14 @@ class Program:
     def _add_node(self, node: Any, where: tuple[str, ...], vertex: Vertex, body: Body, info: GraphInfo,
                   targets: list[Vertex], depth: int) -> None:
         library = info.library
-        self.sites.append(OpSite(node.op, node.name, where, vertex, body, string_attrs(node), node.op in library))
+        attrs = _attrs(node)
+        self.sites.append(OpSite(node.op, node.name, where, vertex, body, _string_attrs(attrs), node.op in library))
         self.nodedefs[(body, node.name)] = node
-        for callee, offset in called_functions(node, library):
+        for callee, offset in _called_functions(node, attrs, library):
             targets.append(("f", info.gid, callee))
             self.callers.setdefault((info.gid, callee), []).append(Caller(body, node, offset))
         here = where + (f"node '{node.name}'",)
-        for attr_name, blob in string_blobs(node):
+        for attr_name, blob in _string_blobs(attrs):
             gid = self.add_blob(blob, here + (f"attr '{attr_name}'",), depth + 1)
             if gid is not None:
                 targets.append(("g", gid))
@@ -272,12 +273,26 @@ class Program:
 
 # -- node helpers -----------------------------------------------------------------------
 
+Attrs = list[tuple[str, Any, Optional[str]]]  # (name, AttrValue, which value it holds)
+
+
+def _attrs(node: Any) -> Attrs:
+    """A node's attributes in name order, each with the kind of value it holds (read once per node)."""
+    if not node.attr:
+        return []
+    return [(key, value, value.WhichOneof("value")) for key, value in sorted(node.attr.items())]
+
+
 def called_functions(node: Any, library: dict[str, Any]) -> list[tuple[str, Optional[int]]]:
     """Functions a node calls, with the input index that becomes their first argument."""
+    return _called_functions(node, _attrs(node), library)
+
+
+def _called_functions(node: Any, attrs: Attrs, library: dict[str, Any]) -> list[tuple[str, Optional[int]]]:
     out: list[tuple[str, Optional[int]]] = [(node.op, 0)] if node.op in library else []
-    for key in sorted(node.attr):
-        value = node.attr[key]
-        kind = value.WhichOneof("value")
+    for key, value, kind in attrs:
+        if kind != "func" and kind != "list":
+            continue
         offset: Optional[int] = None
         if node.op in _CALL_OPS and key == "f":
             offset = 0
@@ -286,7 +301,7 @@ def called_functions(node: Any, library: dict[str, Any]) -> list[tuple[str, Opti
         if kind == "func":
             out.append((value.func.name, offset))
             out.extend((name, None) for name in _nested_funcs(value.func))
-        elif kind == "list":
+        else:
             for f in value.list.func:
                 out.append((f.name, offset))
                 out.extend((name, None) for name in _nested_funcs(f))
@@ -308,10 +323,12 @@ def _nested_funcs(func: Any) -> list[str]:
 
 def string_blobs(node: Any) -> list[tuple[str, bytes]]:
     """Every string carried in a node's attributes (plain, listed, or inside tensors)."""
+    return _string_blobs(_attrs(node))
+
+
+def _string_blobs(attrs: Attrs) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
-    for key in sorted(node.attr):
-        value = node.attr[key]
-        kind = value.WhichOneof("value")
+    for key, value, kind in attrs:
         if kind == "s":
             out.append((key, value.s))
         elif kind == "tensor":
@@ -324,10 +341,13 @@ def string_blobs(node: Any) -> list[tuple[str, bytes]]:
 
 
 def string_attrs(node: Any) -> tuple[tuple[str, str], ...]:
+    """The string attributes of a node, shortened for display."""
+    return _string_attrs(_attrs(node))
+
+
+def _string_attrs(attrs: Attrs) -> tuple[tuple[str, str], ...]:
     out = []
-    for key in sorted(node.attr):
-        value = node.attr[key]
-        kind = value.WhichOneof("value")
+    for key, value, kind in attrs:
         if kind == "s":
             out.append((key, short(value.s)))
         elif kind == "list" and value.list.s:
