@@ -2,14 +2,15 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_remote.py                 # 1 GiB tensor, 3 runs
+    python benchmarks/bench_remote.py                 # 1 GiB tensor, 5 rounds
     python benchmarks/bench_remote.py --size-mib 256 --runs 5
 
 An HTTP server honouring ``Range`` runs in a separate process on 127.0.0.1 (so it does not share the client's
 interpreter) and counts every byte it writes, headers included. The report gives, for each operation, the bytes
 sent against the budget it must stay within, then the time to read one tensor of ``--size-mib`` MiB through
 ``tfformats.load_checkpoint(url).get_tensor`` (checksum verified) next to one plain sequential download of the
-same data file: with ``curl`` (when installed) and with one GET through fsspec/aiohttp. Medians of ``--runs``.
+same data file: with ``curl`` (when installed) and with one GET through fsspec/aiohttp, the three interleaved in
+``--runs`` rounds; the ratio is the median over rounds of (download time / tfformats time).
 Files are served from the page cache. Nothing here asserts anything; it prints numbers.
 """
 
@@ -188,7 +189,7 @@ def write_data(root: Path, size: int) -> tuple[int, dict[str, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the large tensor (default 1024)")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds (default 5)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -224,25 +225,33 @@ def main(argv: list[str] | None = None) -> int:
             size = args.size_mib * MIB
             for _ in range(2):  # warm the page cache and the connection pool
                 urllib.request.urlopen(data_url).read()
-            rates: dict[str, float] = {}
-            if shutil.which("curl"):
-                rates["curl, one GET"] = _timed(lambda: subprocess.run(
-                    ["curl", "-s", "-o", "/dev/null", data_url], check=True), args.runs)
             fs = fsspec.filesystem("http")
-            rates["fsspec/aiohttp, one GET"] = _timed(lambda: fs.cat_file(data_url), args.runs)
 
             def read_tensor() -> None:
                 with tff.load_checkpoint(f"{server.url}/rate/model.ckpt-1") as reader:
                     value = reader.get_tensor("big")
                     assert value.nbytes == size
 
-            rates["tfformats get_tensor (crc verified)"] = _timed(read_tensor, args.runs)
-            print(f"\none tensor of {args.size_mib} MiB, median of {args.runs} runs")
-            fastest = min(t for k, t in rates.items() if "tfformats" not in k)
-            for label, seconds in rates.items():
-                print(f"{label:42s} {seconds:8.3f} s {size / seconds / MIB:10.1f} MiB/s")
-            ours = rates["tfformats get_tensor (crc verified)"]
-            print(f"tfformats rate / fastest plain download: {fastest / ours:.2f}")
+            sides: dict[str, Callable[[], Any]] = {}
+            if shutil.which("curl"):
+                sides["curl, one GET"] = lambda: subprocess.run(["curl", "-s", "-o", "/dev/null", data_url],
+                                                                check=True)
+            sides["fsspec/aiohttp, one GET"] = lambda: fs.cat_file(data_url)
+            sides["tfformats get_tensor (crc verified)"] = read_tensor
+            # Interleaved, so that load from other processes hits every side alike; ratios are taken per round.
+            times: dict[str, list[float]] = {label: [] for label in sides}
+            for _ in range(args.runs):
+                for label, fn in sides.items():
+                    times[label].append(_timed(fn, 1))
+            ours = times["tfformats get_tensor (crc verified)"]
+            print(f"\none tensor of {args.size_mib} MiB, median of {args.runs} interleaved rounds")
+            for label, seconds in times.items():
+                median = statistics.median(seconds)
+                line = f"{label:42s} {median:8.3f} s {size / median / MIB:10.1f} MiB/s"
+                if "tfformats" not in label:
+                    ratio = statistics.median(t / o for t, o in zip(seconds, ours))
+                    line += f"   tfformats rate / this rate: {ratio:.2f} (median of rounds)"
+                print(line)
         finally:
             server.close()
     finally:
