@@ -56,32 +56,18 @@ def verify_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
 
 def inspect_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     """The listing of ``tfformats inspect PATH --json``: totals, tensors and the object graph summary."""
-    from ..checkpoint import object_graph
+    from ..checkpoint.describe import describe
     from ..checkpoint.loading import load_checkpoint
     from ..checkpoint.stats import tensor_stats
     from ..dtypes import VARIANT
 
     with load_checkpoint(path, verify_checksums=options.get("verify", True), **_remote(options)) as reader:
-        infos = reader.tensor_infos()
-        ordered = [infos[name] for name in sorted(infos)]
-        tensors = []
-        for info in ordered:
-            entry: dict[str, Any] = {"name": info.name, "dtype": info.dtype.tf_name, "shape": list(info.shape),
-                                     "elements": info.size, "bytes": info.nbytes, "slices": info.num_slices}
-            if options.get("stats", False) and info.dtype.enum != VARIANT:
-                entry["stats"] = tensor_stats(reader.get_tensor(info.name))
-            tensors.append(entry)
-        doc = {
-            "path": path,
-            "prefix": reader.prefix,
-            "format": reader.kind,
-            "num_shards": reader.num_shards,
-            "num_tensors": len(ordered),
-            "num_parameters": sum(i.size for i in ordered if i.dtype.itemsize),
-            "total_bytes": sum(i.nbytes for i in ordered),
-            "tensors": tensors,
-            "object_graph": object_graph.summary_of(reader),
-        }
+        doc = describe(reader, path)
+        if options.get("stats", False):
+            infos = reader.tensor_infos()
+            for entry in doc["tensors"]:
+                if infos[entry["name"]].dtype.enum != VARIANT:
+                    entry["stats"] = tensor_stats(reader.get_tensor(entry["name"]))
     return 0, doc
 
 
