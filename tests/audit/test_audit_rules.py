@@ -258,3 +258,14 @@ def test_an_asset_name_escaping_the_folder_does_not_bless_the_read(tmp_path: Pat
     report = audit_path(folder)
     table = [f for f in report.findings if f.op == "InitializeTableFromTextFileV2"]
     assert table and table[0].severity == "critical" and table[0].when == "load" and "shadow" in table[0].message
+
+
+def test_format_json_prints_an_error_document_for_a_model_without_its_graph(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "model"
+    (folder / "variables").mkdir(parents=True)
+    assert main(["audit", "--format", "json", str(folder)]) == 2
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["exit_status"] == 2 and doc["error_type"] == "ModelNotFoundError"
+    assert len(captured.err.strip().splitlines()) == 1

@@ -69,6 +69,8 @@ def _saved_model_folder(paths: list[str]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        args.json = True  # an unreadable input then still prints a JSON document
     if _saved_model_folder(list(args.path or [])) and not (args.from_file or args.jobs or args.dask or args.jsonl):
         args.path = args.path[0]
         return audit_one(args)
@@ -84,7 +86,7 @@ def audit_one(args: argparse.Namespace) -> int:
     from ..audit import audit_path
     from ..audit.render import render
 
-    fmt = "json" if args.json and not args.format else (args.format or "text")
+    fmt = args.format or ("json" if args.json else "text")
     report = audit_path(args.path, check_variables=not args.no_variables, allow=args.allow)
     failing = report.at_least(args.fail_on)
     text = render(report, fmt, fail_on=args.fail_on, show=args.show, ops=args.ops)
