@@ -269,3 +269,24 @@ def test_format_json_prints_an_error_document_for_a_model_without_its_graph(
     doc = json.loads(captured.out)
     assert doc["exit_status"] == 2 and doc["error_type"] == "ModelNotFoundError"
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_tf2_init_op_runs_only_under_the_tf1_loader(tmp_path: Path) -> None:
+    from tfformats.proto import SavedModel
+
+    saved = SavedModel()
+    meta = saved.meta_graphs.add()
+    meta.meta_info_def.tags.append("serve")
+    meta.object_graph_def.nodes.add().user_object.identifier = "_generic_user_object"  # a TF2 SavedModel
+    _const(meta.graph_def, "path", b"/dev/null/x")
+    write = meta.graph_def.node.add(name="w", op="WriteFile")
+    write.input.extend(["path", "path"])
+    init = meta.graph_def.node.add(name="init", op="NoOp")
+    init.input.append("^w")
+    meta.signature_def["__saved_model_init_op"].outputs["__saved_model_init_op"].name = "init"
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(saved.SerializeToString())
+    found = [f for f in audit_path(folder).findings if f.op == "WriteFile"]
+    assert [(f.when, f.loaders, f.severity) for f in found] == [("load", ("TF1/C++ loader",), "critical")]
+    assert found[0].via[0][0] == "init op signature '__saved_model_init_op'"

@@ -92,10 +92,11 @@ class Reach:
     def _chain(self, parents: dict[Vertex, list[Parent]], vertex: Vertex, first: Parent) -> list[str]:
         hops = [vertex]
         parent = first
-        label = ""
+        label = "(path shortened)"
         for _ in range(_MAX_HOPS):
-            up, label = parent
+            up, entry = parent
             if up is None:
+                label = entry
                 break
             hops.append(up)
             parent = parents[up][0]
