@@ -290,3 +290,10 @@ def test_tf2_init_op_runs_only_under_the_tf1_loader(tmp_path: Path) -> None:
     found = [f for f in audit_path(folder).findings if f.op == "WriteFile"]
     assert [(f.when, f.loaders, f.severity) for f in found] == [("load", ("TF1/C++ loader",), "critical")]
     assert found[0].via[0][0] == "init op signature '__saved_model_init_op'"
+
+
+def test_sharded_v1_saver_in_a_bare_graph_is_recognised() -> None:
+    graph = FIXTURES / "graphs" / "session_bundle" / "graph.pb"
+    report = audit_path(graph)
+    saver = [f for f in report.findings if f.op in ("SaveSlices", "RestoreSlice")]
+    assert saver and {f.severity for f in saver} == {"info"}

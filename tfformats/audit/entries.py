@@ -84,9 +84,10 @@ def conventional_savers(program: Program, gid: int) -> list[Saver]:
         filename = nodes.get(scope + "Const")
         if filename is None or filename.op not in ("PlaceholderWithDefault", "Placeholder"):
             continue
-        # The save tensor passes the file name through (sharded savers: Identity, others: control_dependency).
-        save = next((scope + root for root in ("Identity", "control_dependency")
-                     if scope + root in nodes and nodes[scope + root].op == "Identity"
+        # The save tensor passes the file name through (sharded V2 savers: Identity, sharded V1 savers:
+        # ShardedFilespec, others: control_dependency).
+        save = next((scope + root for root in ("Identity", "ShardedFilespec", "control_dependency")
+                     if scope + root in nodes and nodes[scope + root].op in ("Identity", "ShardedFilespec")
                      and nodes[scope + root].input and node_of(nodes[scope + root].input[0]) == scope + "Const"),
                     None)
         out.append(Saver((gid, scope + "Const"), ("n", gid, save) if save else None, ("n", gid, name)))
