@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from .output import human_bytes, print_json
 
     result = convert(args.ckpt, args.out, only=args.only, rename=args.rename,
-                     include_object_graph=args.include_object_graph)
+                     include_object_graph=args.include_object_graph, storage_options=args.storage_options)
     if args.json:
         print_json({"path": result.path, "tensors": result.tensors, "bytes_written": result.bytes_written},
                    out=sys.stdout)

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.shards is not None and args.shards < 1:
         raise ArgumentError("--shards must be at least 1")
     if args.dry_run:
-        with load_checkpoint(args.src) as reader:
+        with load_checkpoint(args.src, storage_options=args.storage_options) as reader:
             plan = plan_edit(reader, **options)
         doc = _summary(plan, None, None)
     else:
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
         try:
             result = edit_checkpoint(args.src, args.dst, num_shards=args.shards, update_state=not args.no_state,
-                                     progress=report, **options)
+                                     progress=report, storage_options=args.storage_options, **options)
         finally:
             progress.close()
         doc = _summary(result.plan, result.prefix, result.bytes_written)

@@ -210,7 +210,8 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint.loading import load_checkpoint
     from .output import print_json
 
-    with load_checkpoint(args.path, verify_checksums=not args.no_verify) as reader:
+    with load_checkpoint(args.path, verify_checksums=not args.no_verify,
+                         storage_options=args.storage_options) as reader:
         doc = describe(reader, args.path)
         if args.tensor is not None:
             return _show_tensor(reader, doc, args)

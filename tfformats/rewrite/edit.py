@@ -24,6 +24,7 @@ from ..bundle import naming
 from ..bundle.entries import BIG_ENDIAN, Entry
 from ..bundle.reader import BundleReader
 from ..bundle.slices import Extent
+from .._io.source import StorageOptions
 from ..bundle.writer import BundleWriter
 from ..checkpoint.loading import load_checkpoint, resolve_checkpoint
 from ..checkpoint.interface import OBJECT_GRAPH_KEY, CheckpointReader
@@ -308,6 +309,7 @@ def edit_checkpoint(
     num_shards: Optional[int] = None,
     update_state: bool = True,
     progress: Optional[Callable[[int, int, str], None]] = None,
+    storage_options: StorageOptions = None,
 ) -> EditResult:
     """Write an edited copy of checkpoint ``src`` at prefix ``dst``; ``src`` is never modified.
 
@@ -315,17 +317,18 @@ def edit_checkpoint(
         >>> edit_checkpoint("train/model.ckpt-1000", "export/model", strip_optimizer=True,
         ...                 cast=["float32:bfloat16"])
     """
-    _, src_prefix = resolve_checkpoint(src)
+    opts = storage_options  # for ``src`` and ``dst`` alike, when they are URLs
+    _, src_prefix = resolve_checkpoint(src, storage_options=opts)
     dst_prefix = os.fspath(dst)
     if same_checkpoint(src_prefix, dst_prefix) or os.path.realpath(src_prefix) == os.path.realpath(dst_prefix):
         raise ArgumentError(f"destination {dst_prefix} is the source checkpoint; write the edit somewhere else")
-    with load_checkpoint(src_prefix) as reader:
+    with load_checkpoint(src_prefix, storage_options=opts) as reader:
         plan = plan_edit(reader, keep=keep, drop=drop, strip_optimizer=strip_optimizer,
                          strip_global_step=strip_global_step, use_ema=use_ema, rename=rename, cast=cast)
         shards = num_shards or (reader.header.num_shards if isinstance(reader, BundleReader) else 1)
         raw_ok = isinstance(reader, BundleReader) and reader.header.endianness != BIG_ENDIAN
         ordered = _source_order(reader, plan.outputs)
-        with BundleWriter(dst_prefix, num_shards=shards) as writer:
+        with BundleWriter(dst_prefix, num_shards=shards, storage_options=opts) as writer:
             for i, out in enumerate(ordered):
                 if progress is not None:
                     progress(i, len(ordered), out.name)
@@ -346,5 +349,5 @@ def edit_checkpoint(
     if update_state:
         from ..checkpoint.save import record_latest
 
-        record_latest(dst_prefix)
+        record_latest(dst_prefix, storage_options=opts)
     return EditResult(dst_prefix, plan, written)

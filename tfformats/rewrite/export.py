@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import dtypes
 from .._io.atomic import atomic_output
+from .._io.source import StorageOptions
 from .._io import transfer
 from ..bundle.entries import BIG_ENDIAN
 from ..bundle.reader import BundleReader
@@ -74,12 +75,13 @@ def select_tensors(reader: CheckpointReader, *, only: Sequence[str] = (),
 
 
 @contextlib.contextmanager
-def _opened(src: PathLike | CheckpointReader) -> Iterator[CheckpointReader]:
+def _opened(src: PathLike | CheckpointReader, storage_options: StorageOptions = None
+            ) -> Iterator[CheckpointReader]:
     """The reader of ``src``; closed afterwards only when opened here."""
     if isinstance(src, CheckpointReader):
         yield src
         return
-    reader = load_checkpoint(src)
+    reader = load_checkpoint(src, storage_options=storage_options)
     try:
         yield reader
     finally:
@@ -108,10 +110,11 @@ def _npz_array(name: str, value: np.ndarray, row: dtypes.DType, kinds: dict[str,
 
 
 def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequence[str] = (),
-               rename: Sequence[tuple[str, str] | str] = (), include_object_graph: bool = False) -> ExportResult:
+               rename: Sequence[tuple[str, str] | str] = (), include_object_graph: bool = False,
+               storage_options: StorageOptions = None) -> ExportResult:
     """Write checkpoint tensors to an ``.npz`` archive (see the module docstring for the layout)."""
     path = os.fspath(out)
-    with _opened(src) as reader:
+    with _opened(src, storage_options) as reader:
         chosen = select_tensors(reader, only=only, rename=rename, include_object_graph=include_object_graph)
         infos = reader.tensor_infos()
         _check_npz_names(chosen)
@@ -122,7 +125,7 @@ def export_npz(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequenc
                                        "(use --only or edit --drop to leave it out)", reader.prefix)
         kinds: dict[str, object] = {}
         written = 0
-        with atomic_output(path) as tmp:
+        with atomic_output(path, storage_options=storage_options) as tmp:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for new, old in chosen.items():
                     row = infos[old].dtype
@@ -240,14 +243,15 @@ def _kernel_copy_residue(reader: CheckpointReader, layout: list[tuple[str, str, 
 
 def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only: Sequence[str] = (),
                        rename: Sequence[tuple[str, str] | str] = (), include_object_graph: bool = False,
-                       metadata: Optional[dict[str, str]] = None) -> ExportResult:
+                       metadata: Optional[dict[str, str]] = None,
+                       storage_options: StorageOptions = None) -> ExportResult:
     """Write checkpoint tensors to a ``.safetensors`` file, streaming each tensor's bytes.
 
     With ``include_object_graph`` the serialized object graph goes into the
     header metadata (base64) under ``_CHECKPOINTABLE_OBJECT_GRAPH``.
     """
     path = os.fspath(out)
-    with _opened(src) as reader:
+    with _opened(src, storage_options) as reader:
         chosen = select_tensors(reader, only=only, rename=rename, include_object_graph=False)
         infos = reader.tensor_infos()
         meta = {"format": "np", "source": "tfformats"}
@@ -261,7 +265,7 @@ def export_safetensors(src: PathLike | CheckpointReader, out: PathLike, *, only:
         _, layout = _safetensors_header(chosen, infos, meta, source=reader.prefix)
         header, _ = _safetensors_header(chosen, infos, meta, _kernel_copy_residue(reader, layout), reader.prefix)
         written = 0
-        with atomic_output(path) as tmp:
+        with atomic_output(path, storage_options=storage_options) as tmp:
             with open(tmp, "wb") as f:
                 f.write(len(header).to_bytes(8, "little"))
                 f.write(header)
@@ -289,11 +293,13 @@ def _write_tensor_bytes(reader: CheckpointReader, name: str, f: BinaryIO) -> int
 
 
 def convert(src: PathLike, out: PathLike, *, only: Sequence[str] = (), rename: Sequence[tuple[str, str] | str] = (),
-            include_object_graph: bool = False) -> ExportResult:
-    """Export to ``.npz`` or ``.safetensors``, chosen by ``out``'s extension."""
+            include_object_graph: bool = False, storage_options: StorageOptions = None) -> ExportResult:
+    """Export to ``.npz`` or ``.safetensors``, chosen by ``out``'s extension (``src`` and ``out`` may be URLs)."""
     path = os.fspath(out)
     if path.endswith(".npz"):
-        return export_npz(src, path, only=only, rename=rename, include_object_graph=include_object_graph)
+        return export_npz(src, path, only=only, rename=rename, include_object_graph=include_object_graph,
+                          storage_options=storage_options)
     if path.endswith(".safetensors"):
-        return export_safetensors(src, path, only=only, rename=rename, include_object_graph=include_object_graph)
+        return export_safetensors(src, path, only=only, rename=rename, include_object_graph=include_object_graph,
+                                  storage_options=storage_options)
     raise ArgumentError(f"{path}: unknown output type; use a name ending in .npz or .safetensors")
