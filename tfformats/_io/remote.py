@@ -23,7 +23,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
-from ..errors import NotFoundError, PathLike, TFFormatsError, TruncatedError, WrongFormatError
+from ..errors import NotFoundError, PathError, PathLike, TFFormatsError, TruncatedError, WrongFormatError
 from . import http_ranges
 from .http_ranges import RangeReader
 from .source import ByteSource, StorageOptions
@@ -51,18 +51,8 @@ _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
 
 
-class RemoteError(TFFormatsError, OSError):
-    """A URL cannot be read: access refused, a server error, no connection."""
-
-    def __init__(self, detail: str, path: PathLike) -> None:
-        self.detail = detail
-        self.path = os.fspath(path)
-        super().__init__(f"{self.path}: {detail}")
-        self.filename = self.path
-        self.strerror = detail
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.detail}"
+class RemoteError(PathError):
+    """A URL cannot be read: access refused, a server error, no connection (``path`` is the URL)."""
 
 
 class RemoteAccessError(RemoteError, PermissionError):
