@@ -49,3 +49,17 @@ def test_cli_unconvertible_graph_is_one_line_error_and_writes_nothing(tmp_path: 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "FancyOp (2x" in err and "OtherOp (1x" in err
     assert not out.exists()
+
+
+def test_cli_without_onnx_says_what_to_install_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # a fresh interpreter in which `import onnx` fails, as it does where the package is not installed
+    code = ("import sys; sys.modules['onnx'] = None; from tfformats.cli import main; "
+            f"raise SystemExit(main(['onnx', {str(FIXTURES / 'graphs' / 'mlp' / 'graph.pb')!r}, '-o', "
+            f"{str(tmp_path / 'x.onnx')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0
+    assert "pip install 'tfformats[onnx]'" in proc.stderr

@@ -111,3 +111,18 @@ def test_unconvertible_ops_are_all_listed_with_counts_and_a_node_each() -> None:
     assert "2 op types" in text
     assert "FancyOp (2x, e.g. node 'a')" in text
     assert "OtherOp (1x, e.g. node 'c')" in text
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_older_opsets_convert_to_models_onnxruntime_runs(opset: int) -> None:
+    model = tff.to_onnx(SAVED_MODELS / "keras_cnn" / "model", opset=opset)
+    assert model.opset_import[0].version == opset
+    onnx.checker.check_model(model, full_check=True)
+    _run_both(model, _feeds(model))
+
+
+def test_opset_outside_the_supported_range_is_refused() -> None:
+    from tfformats.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="opset 12"):
+        tff.to_onnx(SAVED_MODELS / "keras_cnn" / "model", opset=12)
