@@ -176,3 +176,14 @@ def test_a_forked_child_reads_large_tensors_after_the_parent_did() -> None:
         child.kill()
     assert not alive and child.exitcode == 0
     assert queue.get(timeout=5) == 4 << 20
+
+
+def test_state_file_with_absolute_local_paths_resolves_beside_it_at_the_url() -> None:
+    fs = fsspec.filesystem("memory")
+    root = f"memory://tff-abs-{uuid.uuid4().hex[:8]}"
+    tff.save_checkpoint(f"{root}/train/model.ckpt-5", {"w": np.ones(2, np.float32)})
+    fs.pipe_file(f"{root}/train/checkpoint",
+                 b'model_checkpoint_path: "/home/someone/train/model.ckpt-5"\n'
+                 b'all_model_checkpoint_paths: "/home/someone/train/model.ckpt-5"\n')
+    assert tff.latest_checkpoint(f"{root}/train") == f"{root}/train/model.ckpt-5"
+    assert tff.load_variable(f"{root}/train/", "w").tolist() == [1.0, 1.0]
