@@ -126,3 +126,22 @@ def test_opset_outside_the_supported_range_is_refused() -> None:
 
     with pytest.raises(ArgumentError, match="opset 12"):
         tff.to_onnx(SAVED_MODELS / "keras_cnn" / "model", opset=12)
+
+
+def test_graph_can_be_cut_at_an_inner_tensor_fed_as_input() -> None:
+    case = load_case("mlp")
+    frozen = freeze_case(case)
+    by_name = {n.name: n for n in frozen.node}
+    relus = [n.name for n in frozen.node if n.op == "Relu"]
+    matmul = next(n for n in frozen.node if n.op == "MatMul" and n.input[0] == relus[0])
+    kernel = by_name[matmul.input[1]]
+    while kernel.op == "Identity":
+        kernel = by_name[kernel.input[0]]
+    width = tff.to_numpy(kernel.attr["value"].tensor).shape[0]
+    cut = f"{relus[0]}:0"
+    model = tff.to_onnx(frozen, inputs=[cut], outputs=case.fetches, input_shapes={cut: [-1, width]})
+    assert [i.name for i in model.graph.input] == [cut]
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert sum(n.op_type == "Relu" for n in model.graph.node) == len(relus) - 1
+    onnx.checker.check_model(model, full_check=True)
+    _run_both(model, {cut: np.random.default_rng(1).standard_normal((2, width)).astype(np.float32)})

@@ -38,11 +38,30 @@ def _sym(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
-def _placeholder_value(model: Model, node: Any, onnx_name: str, override: Optional[Sequence[int]]) -> tuple[Value, Any]:
-    from .attrs import get_shape, get_type
+def _output_dtype(node: Any, index: int) -> int:
+    """TF dtype of output ``index`` of a node: its ``dtype`` attr for placeholders, else its OpDef."""
+    from ..graphs.registry import op_def
+    from .attrs import get_type
 
-    dtype = onnx_type(get_type(node, "dtype"), f"input {onnx_name!r}")
+    if node.op in ("Placeholder", "PlaceholderWithDefault"):
+        return get_type(node, "dtype")
+    od = op_def(node.op)
+    if od is not None and index < len(od.output_arg):
+        arg = od.output_arg[index]
+        return int(arg.type) if arg.type else get_type(node, arg.type_attr)
+    return get_type(node, "T") or get_type(node, "dtype")
+
+
+def _input_value(model: Model, node: Any, index: int, onnx_name: str,
+                 override: Optional[Sequence[int]]) -> tuple[Value, Any]:
+    """The graph input fed in place of output ``index`` of ``node`` (a Placeholder or any other node)."""
+    from .attrs import get_shape
+
+    dtype = onnx_type(_output_dtype(node, index), f"input {onnx_name!r}")
     dims = [int(d) for d in override] if override is not None else get_shape(node, "shape")
+    if override is None and node.op not in ("Placeholder", "PlaceholderWithDefault"):
+        listed = node.attr["_output_shapes"].list.shape if "_output_shapes" in node.attr else []
+        dims = None if index >= len(listed) or listed[index].unknown_rank else [int(d.size) for d in listed[index].dim]
     shape: Shape = None
     if dims is not None:
         shape = tuple(d if d >= 0 else f"{_sym(onnx_name)}_dim{i}" for i, d in enumerate(dims))
@@ -113,7 +132,7 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
             continue  # an input the outputs do not need is left out, as TensorFlow would ignore its feed
         override = shapes.get(onnx_name, shapes.get(onnx_name + ":0"))
         model.reserve(onnx_name)
-        value, info = _placeholder_value(model, node, onnx_name, override)
+        value, info = _input_value(model, node, parse_input(tensor).index, onnx_name, override)
         cx.values[tensor] = value
         graph_inputs.append(info)
     convert_nodes(cx, [n for n in order if n.name not in input_nodes])
