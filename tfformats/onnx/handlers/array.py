@@ -526,7 +526,10 @@ def gather(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 def gather_nd(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     params, indices = ins
     name = cx.emit1("GatherND", [cx.plain(params), int64(cx, indices)], hint=node.name)
-    return [Value(name, params.dtype, None)]
+    shape: Shape = None
+    if params.shape is not None and indices.shape is not None and isinstance(indices.shape[-1], int):
+        shape = tuple(indices.shape[:-1]) + tuple(params.shape[indices.shape[-1]:])
+    return [Value(name, params.dtype, shape)]
 
 
 def split(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
@@ -571,9 +574,16 @@ def one_hot(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     indices, depth, on, off = ins
     values = cx.emit1("Concat", [cx.emit1("Unsqueeze", [cx.plain(off), cx.int64s([0])]),
                                  cx.emit1("Unsqueeze", [cx.plain(on), cx.int64s([0])])], axis=0)
-    name = cx.emit1("OneHot", [cx.plain(indices), int64(cx, depth), values], hint=node.name,
-                    axis=attrs.get_int(node, "axis", -1))
-    return [Value(name, on.dtype, None)]
+    axis = attrs.get_int(node, "axis", -1)
+    # onnxruntime implements OneHot for int64 indices and depth with float, int32 or int64 values
+    name = cx.emit1("OneHot", [int64(cx, indices), int64(cx, depth), values], hint=node.name, axis=axis)
+    shape: Shape = None
+    if indices.shape is not None:
+        d: Dim = int(depth.const.reshape(())) if depth.const is not None else None
+        dims = list(indices.shape)
+        dims.insert(len(dims) if axis == -1 else axis, d)
+        shape = tuple(dims)
+    return [Value(name, on.dtype, shape)]
 
 
 def where(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
@@ -593,7 +603,10 @@ def top_k(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     kk = cx.emit1("Reshape", [int64(cx, k), cx.int64s([1])])
     values, idx = cx.emit("TopK", [cx.plain(x), kk], outputs=2, hint=node.name, axis=-1, largest=1, sorted=1)
     t = dtype(node, "index_type") if attrs.has(node, "index_type") else odt.INT32
-    return [Value(values, x.dtype, None), Value(cx.cast(idx, t), t, None)]
+    shape: Shape = None
+    if x.shape is not None:
+        shape = tuple(x.shape[:-1]) + ((int(k.const.reshape(())) if k.const is not None else None),)
+    return [Value(values, x.dtype, shape), Value(cx.cast(idx, t), t, shape)]
 
 
 def reverse(cx: Context, node: Any, ins: list[Value]) -> list[Value]:

@@ -82,8 +82,7 @@ def axis_in_layout(axis: int, rank: int, perm: Optional[Perm]) -> int:
 def int64(cx: Context, v: Value) -> str:
     """``v`` (an int32 or int64 tensor) as int64, as ONNX shape inputs want."""
     if v.const is not None:
-        return cx.int64s([int(x) for x in np.asarray(v.const).reshape(-1)], "i64") if v.const.ndim else \
-            cx.init(np.asarray(v.const, np.int64), hint="i64")
+        return cx.init(np.asarray(v.const, np.int64), hint="i64")
     from ..dtypes import INT64
 
     name = cx.plain(v)

@@ -310,7 +310,8 @@ def resize(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
         kw["mode"] = "linear"
     else:
         kw["mode"] = "nearest"
-        kw["nearest_mode"] = "round_prefer_ceil" if mode != "asymmetric" else "floor"
+        # TensorFlow rounds half away from zero with align_corners, and floors otherwise
+        kw["nearest_mode"] = "round_prefer_ceil" if mode == "align_corners" else "floor"
     out = cx.emit1("Resize", [src, "", "", sizes], hint=node.name, **kw)
     hw: list[Dim] = [None, None]
     if size.const is not None:
