@@ -145,3 +145,21 @@ def test_graph_can_be_cut_at_an_inner_tensor_fed_as_input() -> None:
     assert sum(n.op_type == "Relu" for n in model.graph.node) == len(relus) - 1
     onnx.checker.check_model(model, full_check=True)
     _run_both(model, {cut: np.random.default_rng(1).standard_normal((2, width)).astype(np.float32)})
+
+
+def test_input_of_unknown_rank_asks_for_input_shapes_and_outputs_get_inferred_shapes() -> None:
+    from onnx_graph_builders import FLOAT, graph, node
+    from tfformats.errors import ArgumentError
+
+    m = node("m", "Placeholder", dtype=(3,))
+    m.attr["shape"].shape.dim.add().size = 3
+    g = graph([node("x", "Placeholder", dtype=FLOAT), m, node("y", "Relu", ["x"], T=FLOAT),
+               node("z", "Tile", ["y", "m"], T=FLOAT, Tmultiples=(3,))])
+    with pytest.raises(ArgumentError, match="input_shapes"):
+        tff.to_onnx(g, outputs=["z:0"])
+    model = tff.to_onnx(g, outputs=["z:0"], input_shapes={"x:0": [2, 1, -1]})
+    # the converter does not know the rank of a Tile by run-time multiples; onnx's shape inference does
+    assert len(model.graph.output[0].type.tensor_type.shape.dim) == 3
+    onnx.checker.check_model(model, full_check=True)
+    _run_both(model, {"x:0": np.random.default_rng(0).standard_normal((2, 1, 5)).astype(np.float32),
+                      "m:0": np.array([1, 2, 1], np.int32)})

@@ -62,10 +62,11 @@ def _input_value(model: Model, node: Any, index: int, onnx_name: str,
     if override is None and node.op not in ("Placeholder", "PlaceholderWithDefault"):
         listed = node.attr["_output_shapes"].list.shape if "_output_shapes" in node.attr else []
         dims = None if index >= len(listed) or listed[index].unknown_rank else [int(d.size) for d in listed[index].dim]
-    shape: Shape = None
-    if dims is not None:
-        shape = tuple(d if d >= 0 else f"{_sym(onnx_name)}_dim{i}" for i, d in enumerate(dims))
-    info = model.helper.make_tensor_value_info(onnx_name, dtype, None if shape is None else list(shape))
+    if dims is None:  # ONNX model inputs need a rank
+        raise ArgumentError(f"input {onnx_name!r} has no known rank: give its shape with input_shapes "
+                            f"(--input-shape {onnx_name}=D1,D2,..., -1 for unknown dims)")
+    shape = tuple(d if d >= 0 else f"{_sym(onnx_name)}_dim{i}" for i, d in enumerate(dims))
+    info = model.helper.make_tensor_value_info(onnx_name, dtype, list(shape))
     return Value(onnx_name, dtype, shape), info
 
 
@@ -154,7 +155,42 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
     proto.ir_version = min(int(onnx.IR_VERSION), 10)
     proto.producer_name, proto.producer_version = "tfformats", __version__
     proto.opset_import.add(domain="", version=opset_n)
+    _infer_missing_output_shapes(proto, onnx)
     return proto
+
+
+def _infer_missing_output_shapes(proto: Any, onnx: Any) -> None:
+    """Ask onnx's shape inference for outputs whose rank the converter did not track.
+
+    Runs on a light copy: big initializers are declared as inputs of known shape instead of copied.
+    """
+    missing = [o for o in proto.graph.output if not o.type.tensor_type.HasField("shape")]
+    if not missing:
+        return
+    light = onnx.ModelProto()
+    light.ir_version = proto.ir_version
+    light.opset_import.extend(proto.opset_import)
+    g = light.graph
+    g.node.extend(proto.graph.node)
+    g.input.extend(proto.graph.input)
+    g.output.extend(proto.graph.output)
+    for init in proto.graph.initializer:
+        size = 1
+        for d in init.dims:
+            size *= d
+        if size <= 4096:
+            g.initializer.append(init)
+        else:
+            g.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
+    try:
+        inferred = onnx.shape_inference.infer_shapes(light)
+    except Exception:  # inference gives up on some graphs; the outputs then keep what is known
+        return
+    found = {o.name: o for o in inferred.graph.output}
+    for out in missing:
+        got = found.get(out.name)
+        if got is not None and got.type.tensor_type.HasField("shape"):
+            out.type.tensor_type.shape.CopyFrom(got.type.tensor_type.shape)
 
 
 def _name_outputs(cx: Context, model: Model, frozen: Frozen) -> list[Any]:
