@@ -86,6 +86,11 @@ CASES: dict[str, tuple[list[tuple[Any, tuple[int, ...], int, int]], Callable[...
         tf.compat.v1.image.resize_bilinear(x, [8, 8]),
         tf.compat.v1.image.resize_nearest_neighbor(x, [8, 8]),
         tf.compat.v1.image.resize_nearest_neighbor(x, [8, 8], half_pixel_centers=True)]),
+    "volumes_and_lrn": ([(F, (1, 5, 6, 7, 3), 0, 0)], lambda x: [
+        tf.nn.conv3d(x, np.random.default_rng(4).standard_normal((2, 3, 3, 3, 4)).astype(np.float32),
+                     [1, 1, 2, 1, 1], "SAME"),
+        tf.nn.max_pool3d(x, 2, 2, "VALID"), tf.nn.avg_pool3d(x, [1, 2, 2], [1, 1, 2], "SAME"),
+        tf.nn.local_response_normalization(x[0], depth_radius=1, bias=1.5, alpha=0.3, beta=0.75)]),
     "layout_mix": ([(F, (2, 6, 6, 3), 0, 0)], lambda x: [
         # channels-first inside, then ops that need TF's layout again
         tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(x, np.ones((1, 1, 3, 4), np.float32), 1, "SAME")), [1, 2]),

@@ -205,6 +205,18 @@ def fused_batch_norm(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     return [_result(out, x.dtype, shape, channels_last), mean, var, mean, var, mean]
 
 
+def lrn(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
+    """Local response normalization over channels (NHWC in TensorFlow, channels-first in ONNX)."""
+    x = ins[0]
+    radius = attrs.get_int(node, "depth_radius", 5)
+    size = 2 * radius + 1
+    src, cf_shape = _input_cf(cx, x, True, 4)
+    # TF scales the plain sum of squares by alpha; ONNX scales its mean over the window (alpha / size)
+    out = cx.emit1("LRN", [src], hint=node.name, size=size, alpha=attrs.get_float(node, "alpha", 1.0) * size,
+                   beta=attrs.get_float(node, "beta", 0.5), bias=attrs.get_float(node, "bias", 1.0))
+    return [_result(out, x.dtype, list(cf_shape) if cf_shape is not None else [None] * 4, True)]
+
+
 def softmax(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     x = ins[0]
     op = "Softmax" if node.op == "Softmax" else "LogSoftmax"
@@ -324,7 +336,7 @@ TABLE: dict[str, Handler] = {
     "Conv2D": conv, "Conv3D": conv, "DepthwiseConv2dNative": conv, "Conv2DBackpropInput": conv_transpose,
     "MaxPool": pool, "MaxPoolV2": pool, "AvgPool": pool, "MaxPool3D": pool, "AvgPool3D": pool,
     "FusedBatchNorm": fused_batch_norm, "FusedBatchNormV2": fused_batch_norm, "FusedBatchNormV3": fused_batch_norm,
-    "Softmax": softmax, "LogSoftmax": softmax,
+    "Softmax": softmax, "LogSoftmax": softmax, "LRN": lrn,
     "MatMul": matmul, "BatchMatMul": matmul, "BatchMatMulV2": matmul, "BatchMatMulV3": matmul,
     "Einsum": einsum, "DepthToSpace": depth_space, "SpaceToDepth": depth_space,
     "ResizeBilinear": resize, "ResizeNearestNeighbor": resize,
