@@ -264,3 +264,28 @@ def test_tf1_style_frozen_graph_matches_tensorflow(build: Callable[[], Any]) -> 
 
 
 _ = os
+
+
+def test_tensor_array_filled_in_fewer_rounds_than_reserved_stacks_unset_rows_as_zeros() -> None:
+    @tf.function(input_signature=[tf.TensorSpec([2, 3], tf.float32), tf.TensorSpec([], tf.int32)])
+    def fill(x: Any, n: Any) -> Any:
+        ta = tf.TensorArray(tf.float32, size=6, element_shape=[2, 3])
+        i = tf.constant(0)
+        while i < n:
+            ta = ta.write(i, x * tf.cast(i + 1, tf.float32))
+            i += 1
+        return ta.stack()
+
+    graph = fill.get_concrete_function().graph
+    graph_def = tff.proto.GraphDef()
+    graph_def.ParseFromString(graph.as_graph_def().SerializeToString())
+    fetch = graph.outputs[0].name
+    inputs = [t.name for t in graph.inputs]
+    model = tff.to_onnx(graph_def, inputs=inputs, outputs=[fetch])
+    onnx.checker.check_model(model, full_check=True)
+    session = _session(model)
+    x = np.random.default_rng(2).standard_normal((2, 3)).astype(np.float32)
+    for n in (6, 4, 0):
+        want = fill(tf.constant(x), tf.constant(n)).numpy()
+        got = session.run(None, {inputs[0]: x, inputs[1]: np.array(n, np.int32)})[0]
+        _compare(got, want, f"n={n}")

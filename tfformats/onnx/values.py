@@ -22,7 +22,7 @@ class Value:
     caches the ONNX names of the layouts already made: ``{perm or None: name}``.
     """
 
-    __slots__ = ("dtype", "shape", "perm", "const", "forms", "parts", "source", "length", "role")
+    __slots__ = ("dtype", "shape", "perm", "const", "forms", "parts", "source", "reserved", "role")
 
     def __init__(self, name: Optional[str], dtype: int, shape: Shape, perm: Optional[Perm] = None,
                  const: Optional[np.ndarray] = None) -> None:
@@ -35,7 +35,7 @@ class Value:
         self.parts: Optional[list[Dim]] = None
         # for a TensorList made by TensorListFromTensor and not changed since: that tensor
         self.source: Optional["Value"] = None
-        self.length: Optional[int] = None  # elements of a TensorListReserve list (-1: known only at run time)
+        self.reserved: Optional["Value"] = None  # num_elements of a list made by TensorListReserve
         self.role: Optional[str] = None  # "scan-slot" / "scan-written": a TensorList a Loop fills as a scan output
         if name is not None:
             self.forms[self.perm] = name
@@ -45,7 +45,7 @@ class Value:
         v = Value(None, self.dtype, self.shape, self.perm, self.const)
         v.forms = dict(self.forms)
         v.parts = self.parts
-        v.source, v.length, v.role = self.source, self.length, self.role
+        v.source, v.reserved, v.role = self.source, self.reserved, self.role
         return v
 
     @property

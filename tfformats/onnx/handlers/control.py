@@ -175,6 +175,9 @@ def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape]
         results[i] = Value(name, inits[i].dtype, shapes[i])
     for name, (k, how), item in zip(names[len(moving):], scans.items(), items):
         stacked = Value(name, item.dtype, None if item.shape is None else (None,) + tuple(item.shape))
+        reserved = inits[k].reserved
+        if how == "all" and reserved is not None:
+            stacked = _pad_rows(cx, stacked, reserved)
         if how == "last":
             last = cx.emit1("Slice", [name, cx.int64s([-1]), cx.int64s([np.iinfo(np.int64).max]), cx.int64s([0])])
             stacked = Value(last, item.dtype, None if item.shape is None else (1,) + tuple(item.shape))
@@ -182,6 +185,21 @@ def loop(cx: Context, node: Any, inits: Sequence[Value], shapes: Sequence[Shape]
         out.source = stacked
         results[k] = out
     return results
+
+
+def _pad_rows(cx: Context, stacked: Value, reserved: Value) -> Value:
+    """Zero rows after the scanned ones, up to the reserved size: a round that did not run left its slot
+    unset, and TensorFlow stacks an unset element as zeros."""
+    if stacked.shape is None:
+        raise GraphError(f"{cx.where}: a TensorList of elements of unknown rank")
+    rank = len(stacked.shape)
+    from .common import int64
+
+    rows = cx.emit1("Slice", [cx.emit1("Shape", [stacked.forms[None]]), cx.int64s([0]), cx.int64s([1])])
+    want = cx.emit1("Reshape", [int64(cx, reserved), cx.int64s([1])])
+    missing = cx.emit1("Max", [cx.emit1("Sub", [want, rows]), cx.int64s([0])])
+    pads = cx.emit1("Concat", [cx.int64s([0] * rank), missing, cx.int64s([0] * (rank - 1))], axis=0)
+    return Value(cx.emit1("Pad", [stacked.forms[None], pads]), stacked.dtype, stacked.shape)
 
 
 def _through_identities(ref: str, body: dict[str, Any]) -> str:
@@ -223,7 +241,7 @@ def _scan_lists(cx: Context, ins: Sequence[Value], body_f: str, cond_f: str) -> 
     rets = [_through_identities(fdef.ret.get(o.name, ""), body) for o in fdef.signature.output_arg]
     found: dict[int, str] = {}
     for k, v in enumerate(ins):
-        if v.dtype < SEQUENCE or v.length is None or k >= len(args) or k >= len(cond_args):
+        if v.dtype < SEQUENCE or v.reserved is None or k >= len(args) or k >= len(cond_args):
             continue
         setter = body.get(rets[k].partition(":")[0])
         if setter is None or setter.op != "TensorListSetItem" or setter.input[0] != args[k] \
@@ -243,7 +261,9 @@ def _scan_lists(cx: Context, ins: Sequence[Value], body_f: str, cond_f: str) -> 
                 found[k] = "all"
         else:
             zero = _const_node(body, index)
-            if zero is not None and zero.size == 1 and int(zero.reshape(())) == 0 and v.length == 1:
+            size = v.reserved.const
+            if zero is not None and zero.size == 1 and int(zero.reshape(())) == 0 and size is not None \
+                    and size.size == 1 and int(size.reshape(())) == 1:
                 found[k] = "last"
     return found
 
@@ -305,7 +325,7 @@ def list_from_tensor(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
 def list_reserve(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     name = cx.emit1("SequenceEmpty", [], hint=node.name, dtype=dtype(node, "element_dtype"))
     out = Value(name, _seq(cx, node), _elem_shape(ins[0]))
-    out.length = int(ins[1].const.reshape(())) if ins[1].const is not None and ins[1].const.size == 1 else -1
+    out.reserved = ins[1]
     return [out]
 
 
