@@ -31,6 +31,7 @@ class Counter:
             self.bytes = 0
             self.body_bytes = 0
             self.requests: list[tuple[str, str, str]] = []  # (method, path, Range header)
+            self.headers: list[dict[str, str]] = []  # the headers of each request, in the same order
 
     def gets(self) -> list[tuple[str, str, str]]:
         return [r for r in self.requests if r[0] == "GET"]
@@ -80,6 +81,7 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
         counter = self.server.counter
         with counter.lock:
             counter.requests.append((self.command, self.path, self.headers.get("Range", "")))
+            counter.headers.append(dict(self.headers.items()))
         mode = self.server.mode
         if mode == "forbidden":
             self.send_response(403)

@@ -132,3 +132,16 @@ def test_prefetched_large_range_is_fetched_ahead_and_never_past_its_end(http_ser
     gets = http_server.counter.gets()
     assert len(gets) == -(-entry.size // STREAM_PIECE)
     assert http_server.counter.body_bytes == entry.size  # nothing fetched twice, nothing past the range
+
+
+def test_header_storage_option_is_sent_with_every_request(http_server: CountingServer,
+                                                          big_ckpt: dict[str, object]) -> None:
+    opts = {"headers": {"X-Token": "secret-123"}}
+    http_server.counter.reset()
+    value = tff.load_variable(f"{http_server.url}/run/model.ckpt-1", "zlarge/kernel", storage_options=opts)
+    assert value.nbytes == LARGE
+    counter = http_server.counter
+    data_gets = [h for (method, path, _), h in zip(counter.requests, counter.headers)
+                 if method == "GET" and ".data-" in path]
+    assert len(data_gets) >= 2  # the parallel ranged requests of the large tensor
+    assert all(h.get("X-Token") == "secret-123" for h in counter.headers)
