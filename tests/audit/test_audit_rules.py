@@ -297,3 +297,12 @@ def test_sharded_v1_saver_in_a_bare_graph_is_recognised() -> None:
     report = audit_path(graph)
     saver = [f for f in report.findings if f.op in ("SaveSlices", "RestoreSlice")]
     assert saver and {f.severity for f in saver} == {"info"}
+
+
+def test_tf_data_reading_the_models_own_asset_is_info_and_passes_tf_data() -> None:
+    model = CORPUS / "ok_dataset_own_asset"
+    reads = [f for f in audit_path(model).findings if f.op == "TextLineDataset"]
+    assert reads and {f.severity for f in reads} == {"info"} and "labels.txt" in reads[0].message
+    assert not audit_path(model, allow="tf-data").at_least("high")
+    strict = audit_path(model, allow="inference")
+    assert "TensorSliceDataset" in {f.op for f in strict.findings if f.category == "not_allowed"}

@@ -27,6 +27,13 @@ _PASS = {"Identity", "IdentityN", "Snapshot", "StopGradient", "StringJoin", "Sha
          "Merge", "RefIdentity", "Reshape", "ExpandDims", "Squeeze", "Pack", "ConcatV2", "AddV2", "Add",
          "StringStrip", "ZerosLike", "EnsureShape", "PreventGradient", "CheckNumerics"}
 _FEEDS = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault"}
+# Datasets whose elements are their inputs' values, and datasets that pass their input's elements through.
+_SOURCE_DATASETS = {"TensorSliceDataset", "TensorDataset"}
+_PASS_DATASETS = {"SkipDataset", "TakeDataset", "RepeatDataset", "BatchDataset", "BatchDatasetV2", "PrefetchDataset",
+                  "ShuffleDataset", "ShuffleDatasetV2", "ShuffleDatasetV3", "CacheDataset", "CacheDatasetV2",
+                  "FilterDataset", "ShardDataset", "OptionsDataset", "ModelDataset", "PaddedBatchDatasetV2",
+                  "UnbatchDataset", "ConcatenateDataset", "ZipDataset", "AssertCardinalityDataset",
+                  "MaxIntraOpParallelismDataset", "PrivateThreadPoolDataset", "FinalizeDataset"}
 _MAX_LEAVES = 32
 _MAX_STEPS = 4096
 
@@ -96,6 +103,22 @@ class Origins:
             out |= self._resolve(body, node_of(i), depth + 1)
         return frozenset(out)
 
+    def _elements(self, body: Body, node: Any, depth: int) -> frozenset[Leaf]:
+        """Where the elements of the dataset feeding ``node`` (its first input) come from."""
+        data = [i for i in node.input if not i.startswith("^")]
+        nodes = self.program.body_nodes(body)
+        source = nodes.get(node_of(data[0])) if data else None
+        for _ in range(64):
+            if source is None:
+                return frozenset({("computed", "(unknown dataset)")})
+            if source.op in _SOURCE_DATASETS:
+                return self._inputs(body, source, depth)
+            if source.op not in _PASS_DATASETS and source.op not in ("Identity",):
+                return frozenset({("computed", source.op)})
+            inputs = [i for i in source.input if not i.startswith("^")]
+            source = nodes.get(node_of(inputs[0])) if inputs else None
+        return frozenset({("computed", "(too deep to follow)")})
+
     def _variable(self, body: Body, node: Any, depth: int) -> frozenset[Leaf]:
         """A top-level variable read: what the graph assigns to it (TF2 keeps asset paths in variables)."""
         handle = node_of(node.input[0]) if node.input else ""
@@ -123,6 +146,11 @@ class Origins:
         if (gid, fname, index) in self.bound:
             out.add(self.bound[(gid, fname, index)])
         for caller in self.program.callers.get((gid, fname), []):
+            if caller.offset is None and caller.node.op.endswith("Dataset"):
+                # A dataset function gets the input dataset's elements, then the node's other arguments.
+                out |= self._elements(caller.body, caller.node, depth + 1)
+                out |= self._inputs(caller.body, caller.node, depth, skip=1)
+                continue
             if caller.offset is None:
                 out.add(("computed", caller.node.op))
                 continue
