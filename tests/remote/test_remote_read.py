@@ -187,3 +187,24 @@ def test_state_file_with_absolute_local_paths_resolves_beside_it_at_the_url() ->
                  b'all_model_checkpoint_paths: "/home/someone/train/model.ckpt-5"\n')
     assert tff.latest_checkpoint(f"{root}/train") == f"{root}/train/model.ckpt-5"
     assert tff.load_variable(f"{root}/train/", "w").tolist() == [1.0, 1.0]
+
+
+def test_verify_checkpoint_at_a_url_reports_damage_and_missing_shards() -> None:
+    from tfformats.checkpoint.verify import verify_checkpoint
+
+    fs = fsspec.filesystem("memory")
+    root = f"memory://tff-verify-{uuid.uuid4().hex[:8]}"
+    prefix = f"{root}/model.ckpt"
+    tff.save_checkpoint(prefix, {"a": np.arange(1000, dtype=np.float32), "b": np.ones(10, np.int64)}, num_shards=2)
+    assert verify_checkpoint(prefix).intact
+    with tff.load_checkpoint(prefix) as reader:
+        entry = reader.entry("a")  # type: ignore[attr-defined]
+    shard = f"{prefix}.data-{entry.shard_id:05d}-of-00002"
+    data = bytearray(fs.cat_file(shard))
+    data[entry.offset + 10] ^= 0xFF
+    fs.pipe_file(shard, bytes(data))
+    report = verify_checkpoint(prefix)
+    assert not report.intact and any("crc32c" in p.message and "'a'" in p.message for p in report.problems)
+    fs.rm_file(shard)
+    report = verify_checkpoint(prefix)
+    assert not report.intact and any(p.kind == "missing_shard" and shard in p.message for p in report.problems)
