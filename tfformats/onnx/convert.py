@@ -18,7 +18,7 @@ from ._deps import require_onnx
 from .context import Context, Model
 from .dtypes import onnx_type
 from .graph import format_unsupported, needed_nodes, unsupported_ops, convert_nodes
-from .fuse import affine_to_batch_norm, fold_conv_affine
+from .fuse import affine_to_batch_norm, fold_conv_affine, fold_pad_into_conv
 from .rnn import fuse_lstm_loops
 from .layout import cancel_transposes, drop_unused
 from .source import Frozen, Source, resolve
@@ -148,6 +148,7 @@ def convert_frozen(frozen: Frozen, *, input_shapes: Optional[Mapping[str, Sequen
     cancel_transposes(graph)
     fold_conv_affine(graph, model)
     affine_to_batch_norm(graph, model)
+    fold_pad_into_conv(graph, model)
     model.write_initializers(drop_unused(graph))
     from .. import __version__
 

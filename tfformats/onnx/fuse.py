@@ -130,3 +130,55 @@ def affine_to_batch_norm(graph: Any, model: Model) -> int:
         del graph.node[:]
         graph.node.extend(kept)
     return len(removed)
+
+
+def fold_pad_into_conv(graph: Any, model: Model) -> int:
+    """Merge a zero Pad of only the spatial axes into the padding of the Conv it feeds."""
+    arrays = model.arrays
+    outputs = {o.name for o in graph.output}
+    users: dict[str, list[Any]] = defaultdict(list)
+    for n in graph.node:
+        for i in n.input:
+            users[i].append(n)
+    for n in graph.node:
+        for attr in n.attribute:
+            if attr.HasField("g") or len(attr.graphs):
+                return 0
+    removed: set[int] = set()
+    for pad in graph.node:
+        if pad.op_type != "Pad" or len(pad.input) < 2 or pad.input[1] not in arrays:
+            continue
+        if any(a.name == "mode" and a.s not in (b"", b"constant") for a in pad.attribute):
+            continue
+        if len(pad.input) > 2 and pad.input[2]:
+            value = arrays.get(pad.input[2])
+            if value is None or value.size != 1 or float(value.reshape(())) != 0.0:
+                continue
+        if len(pad.input) > 3 and pad.input[3]:
+            continue  # padding chosen axes only
+        after = users.get(pad.output[0], [])
+        if len(after) != 1 or pad.output[0] in outputs or after[0].op_type != "Conv" \
+                or after[0].input[0] != pad.output[0]:
+            continue
+        conv = after[0]
+        pads = [int(v) for v in arrays[pad.input[1]].reshape(-1)]
+        rank = len(pads) // 2
+        if rank < 3 or pads[0] or pads[1] or pads[rank] or pads[rank + 1] or min(pads) < 0:
+            continue
+        attrs = {a.name: a for a in conv.attribute}
+        if "auto_pad" in attrs and attrs["auto_pad"].s not in (b"", b"NOTSET"):
+            continue
+        old = list(attrs["pads"].ints) if "pads" in attrs else [0] * (2 * (rank - 2))
+        spatial = rank - 2
+        new = [old[i] + pads[2 + i] for i in range(spatial)] + [old[spatial + i] + pads[rank + 2 + i]
+                                                                 for i in range(spatial)]
+        kept = [a for a in conv.attribute if a.name != "pads"]
+        del conv.attribute[:]
+        conv.attribute.extend(kept + [model.helper.make_attribute("pads", new)])
+        conv.input[0] = pad.input[0]
+        removed.add(id(pad))
+    if removed:
+        kept_nodes = [n for n in graph.node if id(n) not in removed]
+        del graph.node[:]
+        graph.node.extend(kept_nodes)
+    return len(removed)
