@@ -145,3 +145,16 @@ def test_header_storage_option_is_sent_with_every_request(http_server: CountingS
                  if method == "GET" and ".data-" in path]
     assert len(data_gets) >= 2  # the parallel ranged requests of the large tensor
     assert all(h.get("X-Token") == "secret-123" for h in counter.headers)
+
+
+def test_index_larger_than_a_block_from_a_server_ignoring_range_is_refused(http_root: Path,
+                                                                           big_ckpt: dict[str, object]) -> None:
+    from conftest import serve
+
+    with serve(http_root, "ignore_range") as server:
+        url = f"{server.url}/run/model.ckpt-1"
+        with pytest.raises(tff.FormatError) as info:
+            tff.list_variables(url)
+        sent = server.counter.bytes
+    assert f"{url}.index" in str(info.value) and "Range" in str(info.value)
+    assert sent < 4 * int(big_ckpt["index_size"])  # type: ignore[call-overload]  # refused, not retried
