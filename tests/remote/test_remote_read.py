@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
-from conftest import CountingServer, copy_fixture
+from conftest import FIXTURES, CountingServer, copy_fixture
 from fixture_data import CKPT_DIR, all_prefixes, load_expected
 
 fsspec = pytest.importorskip("fsspec")
@@ -136,6 +136,13 @@ def test_local_paths_never_import_fsspec(tmp_path: Path) -> None:
             f"r = tff.load_checkpoint({str(prefix)!r}); [r.get_tensor(k) for k in r.keys()]\n"
             f"tff.list_variables({str(prefix.parent)!r}); tff.latest_checkpoint({str(prefix.parent)!r})\n"
             f"tff.save_checkpoint({str(tmp_path / 'out')!r}, {{'w': [1.0]}}, update_state=True)\n"
+            f"g = {str(FIXTURES / 'graphs' / 'mlp')!r}\n"
+            "tff.read_graph_def(g + '/graph.pb'); tff.freeze(g + '/model.ckpt.meta', g + '/model.ckpt', ['probs'])\n"
+            f"tff.read_saved_model({str(FIXTURES / 'graphs' / 'tf1_saved_model' / 'saved_model')!r})\n"
+            "from tfformats.checkpoint.verify import verify_checkpoint\n"
+            f"assert verify_checkpoint({str(prefix)!r}).intact\n"
+            f"assert tff.diff_checkpoints({str(prefix)!r}, {str(prefix)!r}).equal\n"
+            f"tff.convert({str(prefix)!r}, {str(tmp_path / 'w.npz')!r})\n"
             "assert 'fsspec' not in sys.modules, 'fsspec imported'\n"
             "print('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
