@@ -7,6 +7,7 @@ submitted before it (chained checksums do).
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -15,6 +16,17 @@ Role = Literal["checksum", "read-ahead"]
 
 _pools: dict[str, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child (a batch worker) inherits the pools but not their threads: start afresh.
+    global _lock
+    _pools.clear()
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def worker(role: Role) -> ThreadPoolExecutor:
