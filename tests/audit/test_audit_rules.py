@@ -306,3 +306,16 @@ def test_tf_data_reading_the_models_own_asset_is_info_and_passes_tf_data() -> No
     assert not audit_path(model, allow="tf-data").at_least("high")
     strict = audit_path(model, allow="inference")
     assert "TensorSliceDataset" in {f.op for f in strict.findings if f.category == "not_allowed"}
+
+
+def test_a_gradient_function_runs_with_its_function(tmp_path: Path) -> None:
+    graph = GraphDef()
+    caller = graph.node.add(name="call", op="PartitionedCall")
+    caller.attr["f"].func.name = "forward"
+    graph.library.function.add().signature.name = "forward"
+    grad = graph.library.function.add()
+    grad.signature.name = "forward_grad"
+    grad.node_def.add(name="w", op="WriteFile")
+    graph.library.gradient.add(function_name="forward", gradient_func="forward_grad")
+    report = audit_path(_graph_file(tmp_path, graph))
+    assert [(f.when, f.severity) for f in report.findings if f.op == "WriteFile"] == [("call", "critical")]

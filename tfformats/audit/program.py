@@ -137,6 +137,10 @@ class Program:
             targets = self.edges.setdefault(vertex, [])
             targets.extend(("n", gid, node_of(i)) for i in node.input if node_of(i) in nodes)
             self._add_node(node, where, vertex, (gid, None), info, targets, depth)
+        for gradient in graph.library.gradient:  # a gradient function runs when its function is differentiated
+            if gradient.function_name in library and gradient.gradient_func in library:
+                self.edges.setdefault(("f", gid, gradient.function_name), []).append(
+                    ("f", gid, gradient.gradient_func))
         for name, fn in library.items():
             vertex = ("f", gid, name)
             targets = self.edges.setdefault(vertex, [])
