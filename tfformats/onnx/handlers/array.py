@@ -45,6 +45,21 @@ def _inserts_ones(x: Value, target: list[Dim]) -> Optional[list[int]]:
     return [i for i, d in enumerate(target) if d == 1]
 
 
+def _copy_dims(x: Value, parts: Optional[list[Dim]]) -> Optional[list[int]]:
+    """A constant Reshape target for ``parts``: known sizes, -1, and 0 where a part is the input's own dim."""
+    if parts is None or x.shape is None:
+        return None
+    target = []
+    for i, p in enumerate(parts):
+        if isinstance(p, int) and p != 0 and p >= -1:
+            target.append(p)
+        elif isinstance(p, str) and i < len(x.shape) and x.shape[i] == p:
+            target.append(0)
+        else:
+            return None
+    return target if target.count(-1) <= 1 else None
+
+
 def reshape(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
     x, shape = ins
     target_parts = [int(v) for v in shape.const.reshape(-1)] if shape.const is not None else shape.parts
@@ -66,6 +81,12 @@ def reshape(cx: Context, node: Any, ins: list[Value]) -> list[Value]:
         name = cx.emit1("Reshape", [cx.plain(x), cx.int64s(target, "shape")], hint=node.name,
                         allowzero=1 if 0 in target else None)
         return [Value(name, x.dtype, _reshape_shape(x, list(target)))]
+    copied = _copy_dims(x, shape.parts)
+    if copied is not None:
+        # a run-time shape like [batch, -1] (Keras' Flatten): a constant target whose 0s copy the input's dims
+        name = cx.emit1("Reshape", [cx.plain(x), cx.int64s(copied, "shape")], hint=node.name)
+        assert shape.parts is not None
+        return [Value(name, x.dtype, _reshape_shape(x, [p for p in shape.parts]))]
     name = cx.emit1("Reshape", [cx.plain(x), int64(cx, shape)], hint=node.name, allowzero=1)
     out_shape: Shape = None
     if shape.parts is not None:
