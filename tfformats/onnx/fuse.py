@@ -157,12 +157,21 @@ def fold_pad_into_conv(graph: Any, model: Model) -> int:
         if len(pad.input) > 3 and pad.input[3]:
             continue  # padding chosen axes only
         after = users.get(pad.output[0], [])
-        if len(after) != 1 or pad.output[0] in outputs or after[0].op_type != "Conv" \
-                or after[0].input[0] != pad.output[0]:
-            continue
-        conv = after[0]
         pads = [int(v) for v in arrays[pad.input[1]].reshape(-1)]
         rank = len(pads) // 2
+        transpose = None
+        if len(after) == 1 and after[0].op_type == "Transpose" and after[0].output[0] not in outputs:
+            # Pad, then the input's move to channels-first, then Conv: pad after the move instead
+            transpose = after[0]
+            perm = next((list(a.ints) for a in transpose.attribute if a.name == "perm"), [])
+            if len(perm) != rank:
+                continue
+            pads = [pads[p] for p in perm] + [pads[rank + p] for p in perm]
+            after = users.get(transpose.output[0], [])
+        if len(after) != 1 or pad.output[0] in outputs or after[0].op_type != "Conv" \
+                or after[0].input[0] != (transpose.output[0] if transpose is not None else pad.output[0]):
+            continue
+        conv = after[0]
         if rank < 3 or pads[0] or pads[1] or pads[rank] or pads[rank + 1] or min(pads) < 0:
             continue
         attrs = {a.name: a for a in conv.attribute}
@@ -175,7 +184,10 @@ def fold_pad_into_conv(graph: Any, model: Model) -> int:
         kept = [a for a in conv.attribute if a.name != "pads"]
         del conv.attribute[:]
         conv.attribute.extend(kept + [model.helper.make_attribute("pads", new)])
-        conv.input[0] = pad.input[0]
+        if transpose is not None:
+            transpose.input[0] = pad.input[0]
+        else:
+            conv.input[0] = pad.input[0]
         removed.add(id(pad))
     if removed:
         kept_nodes = [n for n in graph.node if id(n) not in removed]
