@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 if _typing.TYPE_CHECKING:  # what the lazily loaded names are, for type checkers and IDEs
     from . import dtypes, proto
-    from .audit.report import audit_path
+    from .audit.front import audit_path
     from .bundle.writer import BundleWriter
     from .checkpoint.diff import diff_checkpoints
     from .checkpoint.save import save_checkpoint
@@ -56,7 +56,7 @@ _LAZY: dict[str, tuple[str, _typing.Optional[str]]] = {
     "load_npz": ("tfformats.rewrite.export", "load_npz"),
     "diff_checkpoints": ("tfformats.checkpoint.diff", "diff_checkpoints"),
     "verify_checkpoint": ("tfformats.checkpoint.verify", "verify_checkpoint"),
-    "audit_path": ("tfformats.audit.report", "audit_path"),
+    "audit_path": ("tfformats.audit.front", "audit_path"),
     "write_saved_model": ("tfformats.serving.saved_model", "write_saved_model"),
     "run": ("tfformats.serving.run", "run"),
     "to_onnx": ("tfformats.onnx.convert", "to_onnx"),

@@ -207,3 +207,36 @@ def remove(path: PathLike, *, storage_options: StorageOptions = None) -> None:
 
 __all__ = ["basename", "dirname", "exists", "glob", "glob_escape", "info", "isdir", "isfile", "join", "listdir",
            "read_bytes", "remove", "require", "upload", "write_bytes"]
+
+
+def download(url: str, dest_dir: str, *, storage_options: StorageOptions = None) -> str:
+    """Copy what ``url`` names into ``dest_dir``: a file, a folder (every file below it) or a checkpoint prefix
+    (its ``.index``, ``.data-*`` and other files). Returns the local path that stands for ``url``.
+
+    For work that needs every byte anyway (an audit checks every tensor); readers use byte ranges instead.
+    """
+    from .remote import call
+
+    fs, key = _fs(url, storage_options)
+    name = posixpath.basename(key.rstrip("/")) or "model"
+    target = os.path.join(dest_dir, name)
+    if isdir(url, storage_options=storage_options):
+        root = key.rstrip("/")
+        for remote_file in sorted(call(url, fs.find, root)):
+            rel = posixpath.relpath(remote_file, root)
+            if rel.startswith("..") or rel == ".":
+                continue
+            local = os.path.join(target, *rel.split("/"))
+            os.makedirs(os.path.dirname(local), exist_ok=True)
+            call(url, fs.get_file, remote_file, local)
+        return target
+    if isfile(url, storage_options=storage_options):
+        call(url, fs.get_file, key, target)
+        return target
+    siblings = glob(glob_escape(url) + ".*", storage_options=storage_options)
+    if not siblings:
+        raise NotFoundError("nothing at this URL: no file, folder or checkpoint prefix", url)
+    for sibling in siblings:
+        _, sibling_key = _fs(sibling, storage_options)
+        call(url, fs.get_file, sibling_key, os.path.join(dest_dir, posixpath.basename(sibling_key)))
+    return target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
+from .._io.source import StorageOptions, is_url, local_path
 from ..errors import FormatError, ModelNotFoundError, PathLike
 from .allow import Allowlist, load_allowlist
 from .catalog import Catalog, default_catalog
@@ -41,7 +42,7 @@ def _has_saved_model(folder: str) -> bool:
 
 def audit_path(path: PathLike, *, catalog: Optional[Catalog] = None, max_depth: int = DEFAULT_MAX_DEPTH,
                check_variables: bool = True, allow: "str | os.PathLike[str] | Allowlist | None" = None,
-               max_nodes: int = DEFAULT_MAX_NODES) -> Report:
+               max_nodes: int = DEFAULT_MAX_NODES, storage_options: StorageOptions = None) -> Report:
     """Audit a GraphDef, .meta, SavedModel folder or checkpoint.
 
     ``allow`` (a profile name such as ``"inference"``, a file of op names, or an
@@ -49,12 +50,20 @@ def audit_path(path: PathLike, *, catalog: Optional[Catalog] = None, max_depth: 
     (or a FileNotFoundError) when the input cannot be read at all, and
     ModelNotFoundError for a SavedModel folder without its graph file.
 
+    A URL (``s3://``, ``https://``, ...; ``storage_options`` go to fsspec) is copied to a temporary folder
+    first, since an audit reads every byte of the model; the report names the URL.
+
     Example:
         >>> report = audit_path("exported/saved_model_dir")
         >>> [f.message for f in report.at_least("high")]
         []
     """
     from ..graphs.read import read_message
+
+    if is_url(path):
+        return _audit_url(os.fspath(path), storage_options, catalog=catalog, max_depth=max_depth,
+                          check_variables=check_variables, allow=allow, max_nodes=max_nodes)
+    path = local_path(path)
 
     catalog = catalog or default_catalog()
     allowlist = load_allowlist(allow) if allow is not None and not isinstance(allow, Allowlist) else allow
@@ -101,6 +110,26 @@ def audit_path(path: PathLike, *, catalog: Optional[Catalog] = None, max_depth: 
         return report
     except RecursionError:
         raise FormatError("structure nested too deeply to examine", text) from None
+
+
+def _audit_url(url: str, storage_options: StorageOptions, **options: Any) -> Report:
+    """Audit a local copy of ``url``; every path in the report names the URL instead of the copy."""
+    import dataclasses
+    import tempfile
+
+    from .._io import fs
+
+    with tempfile.TemporaryDirectory(prefix="tfformats-audit-") as tmp:
+        local = fs.download(url, tmp, storage_options=storage_options)
+        report = audit_path(local, **options)
+
+    def relocate(text: str) -> str:
+        return text.replace(local, url.rstrip("/")).replace(tmp, fs.dirname(url))
+
+    report.path = url
+    report.findings[:] = [dataclasses.replace(f, message=relocate(f.message), location=relocate(f.location))
+                          for f in report.findings]
+    return report
 
 
 def _merge(into: EntryPoints, more: EntryPoints) -> None:

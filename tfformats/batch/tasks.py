@@ -35,7 +35,7 @@ def audit_task(path: str, options: Options) -> tuple[int, dict[str, Any]]:
     from ..audit.report import audit_path
 
     extra = {"allow": options["allow"]} if options.get("allow") else {}
-    report = audit_path(path, check_variables=options.get("check_variables", True), **extra)
+    report = audit_path(path, check_variables=options.get("check_variables", True), **extra, **_remote(options))
     fail_on = str(options.get("fail_on", "high"))
     failing = report.at_least(fail_on)
     doc = report.to_dict()

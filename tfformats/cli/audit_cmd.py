@@ -87,7 +87,8 @@ def audit_one(args: argparse.Namespace) -> int:
     from ..audit.render import render
 
     fmt = args.format or ("json" if args.json else "text")
-    report = audit_path(args.path, check_variables=not args.no_variables, allow=args.allow)
+    report = audit_path(args.path, check_variables=not args.no_variables, allow=args.allow,
+                        storage_options=getattr(args, "storage_options", None))
     failing = report.at_least(args.fail_on)
     text = render(report, fmt, fail_on=args.fail_on, show=args.show, ops=args.ops)
     if args.output:
