@@ -70,6 +70,7 @@ def _placeholder(node: Any, value: np.ndarray) -> None:
     node.Clear()
     node.name, node.op = name, "Placeholder"
     node.attr["dtype"].type = from_numpy(value.dtype).enum
+    node.attr["shape"].shape.SetInParent()  # a scalar too has a known shape (rank 0)
     for size in value.shape:
         node.attr["shape"].shape.dim.add(size=int(size))
 
