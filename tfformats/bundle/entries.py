@@ -6,7 +6,6 @@ The header lives under the empty key; every other key maps to a
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple, Optional, Sequence, cast
 
 import numpy as np
@@ -415,7 +414,6 @@ def encode_entry(entry: Entry) -> bytes:
 # fixed32 crc), the tails can be decoded column-wise with numpy; anything else goes through
 # decode_entry one by one, which also produces the precise error for damaged entries.
 
-_new_entry = functools.partial(tuple.__new__, Entry)  # Entry(*fields) without the Python-level __new__
 _TAIL_FIELDS = 4  # shard_id, offset, size, crc32c: each at most once in TensorFlow's output
 _MAX_FAST_VALUE = 1 << 62
 
@@ -460,26 +458,41 @@ def _decode_tails(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.
     return fields[0x18], fields[0x20], fields[0x28], crc, ok
 
 
-FastEntry = tuple[DType, tuple[int, ...], int, int, int, int, int]  # Entry fields, raw (unmasked) crc instead of slices
+class EntryColumns(NamedTuple):
+    """Many entries of tensors stored whole, decoded column by column (row ``i`` of every column is one entry)."""
+
+    names: list[str]
+    dtypes: list[DType]
+    shapes: list[tuple[int, ...]]
+    shard_ids: np.ndarray  # uint64
+    offsets: np.ndarray  # uint64
+    sizes: np.ndarray  # uint64
+    crcs: np.ndarray  # uint64, masked as stored
+    raw_crcs: np.ndarray  # uint64, unmasked: what crc32c of the bytes must equal
+
+    def entry(self, i: int) -> Entry:
+        return Entry(self.dtypes[i], self.shapes[i], int(self.shard_ids[i]), int(self.offsets[i]),
+                     int(self.sizes[i]), int(self.crcs[i]), ())
 
 
-def decode_entry_rows(names: Sequence[str], values: Sequence[bytes], header: Header,
-                      path: Optional[PathLike] = None,
-                      cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None,
-                      heads: Optional[Heads] = None) -> tuple[dict[str, FastEntry], dict[str, Entry]]:
+def decode_entry_columns(names: Sequence[str], values: Sequence[bytes], header: Header,
+                         path: Optional[PathLike] = None,
+                         cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None,
+                         heads: Optional[Heads] = None) -> tuple[EntryColumns, dict[str, Entry]]:
     """Decode many entries at once: ``(whole, other)``.
 
-    ``whole`` maps the name of every tensor stored whole in TensorFlow's usual layout to a plain tuple of its
-    Entry fields, with the *unmasked* crc32c in place of the (empty) slices, so that readers compare checksums
-    without masking each time; ``other`` holds every other entry (partitioned tensors, unusual layouts), decoded
-    and checked one by one by :func:`decode_entry`. ``heads`` (from :func:`decode_heads` on the same entries,
-    e.g. when they were listed first) saves decoding the dtype-and-shape prefixes again.
+    ``whole`` holds, as columns, every tensor stored whole in TensorFlow's usual layout, with the *unmasked*
+    crc32c beside the stored one so that readers compare checksums without masking each time; ``other`` holds
+    every other entry (partitioned tensors, unusual layouts), decoded and checked one by one by
+    :func:`decode_entry`. ``heads`` (from :func:`decode_heads` on the same entries, e.g. when they were listed
+    first) saves decoding the dtype-and-shape prefixes again.
     """
     count = len(values)
     if cache is None:
         cache = {}
+    empty = np.zeros(0, np.uint64)
     if count == 0:
-        return {}, {}
+        return EntryColumns([], [], [], empty, empty, empty, empty, empty), {}
     if heads is None:
         heads = decode_heads(names, values, path, cache)
     lengths = np.fromiter(map(len, values), np.int64, count)
@@ -496,7 +509,7 @@ def decode_entry_rows(names: Sequence[str], values: Sequence[bytes], header: Hea
     fixed = np.array([bool(k[0].itemsize) for k in rows], bool)[head_ids]
     signed_sizes = sizes.astype(np.int64)
     ok &= np.where(fixed, signed_sizes == expected, signed_sizes >= -expected) & (shard_ids < header.num_shards)
-    # unmask: rotate left by 15 after subtracting the mask constant (checksums.unmask, column-wise)
+    # unmask: subtract the mask constant, then rotate left by 15 (checksums.unmask, column-wise)
     rotated = (crcs - np.uint64(checksums.MASK_DELTA)) & np.uint64(0xFFFFFFFF)
     raw_crcs = ((rotated >> np.uint64(17)) | (rotated << np.uint64(15))) & np.uint64(0xFFFFFFFF)
 
@@ -504,10 +517,9 @@ def decode_entry_rows(names: Sequence[str], values: Sequence[bytes], header: Hea
     good_ids = head_ids[good].tolist()
     row_of = [k[0] for k in rows]
     shape_of = [k[1] for k in rows]
-    good_names = names if len(good) == count else [names[i] for i in good.tolist()]
-    whole = dict(zip(good_names, zip([row_of[h] for h in good_ids], [shape_of[h] for h in good_ids],
-                                     shard_ids[good].tolist(), offsets[good].tolist(), sizes[good].tolist(),
-                                     crcs[good].tolist(), raw_crcs[good].tolist())))
+    whole = EntryColumns(list(names) if len(good) == count else [names[i] for i in good.tolist()],
+                         [row_of[h] for h in good_ids], [shape_of[h] for h in good_ids],
+                         shard_ids[good], offsets[good], sizes[good], crcs[good], raw_crcs[good])
     other = {names[i]: decode_entry(names[i], values[i], header, path, cache) for i in np.flatnonzero(~ok).tolist()}
     return whole, other
 
@@ -516,9 +528,6 @@ def decode_entries(names: Sequence[str], values: Sequence[bytes], header: Header
                    cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None,
                    heads: Optional[Heads] = None) -> list[Entry]:
     """Decode many entries; the same result as :func:`decode_entry` on each, much faster in bulk."""
-    whole, other = decode_entry_rows(names, values, header, path, cache, heads)
-    out = []
-    for name in names:
-        row = whole.get(name)
-        out.append(other[name] if row is None else _new_entry(row[:6] + ((),)))
-    return out
+    whole, other = decode_entry_columns(names, values, header, path, cache, heads)
+    index = {name: i for i, name in enumerate(whole.names)}
+    return [other[name] if name not in index else whole.entry(index[name]) for name in names]

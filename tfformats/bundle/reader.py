@@ -18,8 +18,8 @@ from .._io.source import ByteSource, LocalFile, StorageOptions, is_url, open_sou
 from ..errors import ChecksumError, FormatError, MissingShardError, PathLike, TruncatedError, WrongFormatError
 from ..table import TableReader
 from . import data, naming
-from .entries import (BIG_ENDIAN, HEADER_KEY, Entry, FastEntry, Header, Heads, decode_entry, decode_entry_rows,
-                      decode_header, decode_heads, dtypes_and_shapes)
+from .entries import (BIG_ENDIAN, HEADER_KEY, Entry, EntryColumns, Header, Heads, decode_entry,
+                      decode_entry_columns, decode_header, decode_heads, dtypes_and_shapes)
 from .slices import Extent, check_tiling, encode_slice_key, region, resolve
 
 # Tensors larger than this are read in chunks, with the checksum of one chunk
@@ -91,7 +91,11 @@ class BundleReader(CheckpointReader):
         self._slice_raw: dict[bytes, bytes] = {}
         self._entries: dict[str, Entry] = {}
         self._all_entries = False
-        self._whole: dict[str, FastEntry] = {}  # tensors stored whole, after the index was decoded in bulk
+        # After the index was decoded in bulk: tensors stored whole (columns, and each name's row), and among
+        # them the small fixed-size ones in local shards, ready to be sliced out of the map (see get_tensor).
+        self._columns: Optional[EntryColumns] = None
+        self._row_of: dict[str, int] = {}
+        self._small: dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]] = {}
         self._heads: Optional[Heads] = None  # dtype/shape prefixes, once the index has been listed
         self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
         self._infos: Optional[dict[str, TensorInfo]] = None
@@ -129,17 +133,40 @@ class BundleReader(CheckpointReader):
     def _load_entries(self) -> None:
         """Decode every entry at once (listing and then reading many tensors need them all).
 
-        Tensors stored whole land in ``_whole`` as plain tuples (see ``decode_entry_rows``); Entry objects are
-        made from them only when asked for.
+        Tensors stored whole stay in columns; Entry objects are made from them only when asked for.
         """
-        if not self._all_entries:
-            raw = self._load_raw()
-            with _gc_paused():
-                whole, other = decode_entry_rows(list(raw), list(raw.values()), self.header, self.index_path,
-                                                 self._entry_cache, self._heads)
-            self._whole = whole
+        if self._all_entries:
+            return
+        raw = self._load_raw()
+        with _gc_paused():
+            columns, other = decode_entry_columns(list(raw), list(raw.values()), self.header, self.index_path,
+                                                  self._entry_cache, self._heads)
+            self._columns = columns
+            self._row_of = {name: i for i, name in enumerate(columns.names)}
             self._entries.update(other)
-            self._all_entries = True
+            self._small = self._small_reads(columns)
+        self._all_entries = True
+
+    def _small_reads(self, c: EntryColumns) -> dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]]:
+        """``name -> (shard map, start, end, dtype, shape, raw crc)`` of small fixed-size tensors in local shards."""
+        if not self._little or not len(c.names):
+            return {}
+        shard_size = np.zeros(self.header.num_shards, np.uint64)
+        for shard_id in np.unique(c.shard_ids).tolist():
+            try:
+                if self._shard(int(shard_id)).buffer() is not None:
+                    shard_size[int(shard_id)] = self._shards[int(shard_id)].size
+            except FormatError:
+                pass  # a missing shard: its tensors take the ordinary path, which reports it
+        ends = c.offsets + c.sizes
+        fixed = np.fromiter((row.itemsize > 0 for row in c.dtypes), bool, len(c.names))
+        pick = np.flatnonzero(fixed & (c.sizes > 0) & (c.sizes <= _SMALL) & (ends <= shard_size[c.shard_ids]))
+        views = self._views
+        shard_views = [views[s] for s in c.shard_ids[pick].tolist()]
+        return dict(zip([c.names[i] for i in pick.tolist()],
+                        zip(shard_views, c.offsets[pick].tolist(), ends[pick].tolist(),
+                            [c.dtypes[i].numpy for i in pick.tolist()], [c.shapes[i] for i in pick.tolist()],
+                            c.raw_crcs[pick].tolist())))
 
     def _all_names_and_entries(self) -> Iterator[tuple[str, Entry]]:
         self._load_entries()
@@ -158,11 +185,11 @@ class BundleReader(CheckpointReader):
             # The index was listed, so many tensors are likely to be read: decode every entry at once.
             self._load_entries()
             entry = self._entries.get(name)
+        if entry is None and self._columns is not None:
+            row = self._row_of.get(name)
+            if row is not None:
+                entry = self._entries[name] = self._columns.entry(row)
         if entry is None:
-            whole = self._whole.get(name)
-            if whole is not None:
-                entry = self._entries[name] = Entry(*whole[:6], ())
-                return entry
             value = self._raw_value(name)
             if value is None or not name:
                 raise KeyError(f"{name!r} is not in checkpoint {self.prefix}")
@@ -438,29 +465,24 @@ class BundleReader(CheckpointReader):
         checksum is still verified unless the reader was opened without it).
         """
         # The common case, kept inline: a small fixed-size tensor stored whole in a local little-endian shard.
-        whole = self._whole.get(name)
-        if whole is not None:
-            row, shape, shard_id, offset, size, _, raw_crc = whole
-            view = self._views.get(shard_id)
-            if view is not None and row.itemsize and self._little and 0 < size <= _SMALL \
-                    and offset + size <= len(view):
-                chunk = view[offset:offset + size]
-                if self.verify_checksums and crc32c_raw(chunk) != raw_crc:
-                    e = self.entry(name)
-                    raise self._mismatch(name, e, self._shards[shard_id], checksums.masked_crc32c(chunk))
-                if copy:
-                    return np.ndarray(shape, row.numpy, bytearray(chunk))
-                return np.ndarray(shape, row.numpy, chunk)
+        small = self._small.get(name)
+        if small is not None:
+            view, start, end, numpy_dtype, shape, raw_crc = small
+            chunk = view[start:end]
+            if self.verify_checksums and crc32c_raw(chunk) != raw_crc:
+                e = self.entry(name)
+                raise self._mismatch(name, e, self._shards[e.shard_id], checksums.masked_crc32c(chunk))
+            if copy:
+                return np.ndarray(shape, numpy_dtype, bytearray(chunk))
+            return np.ndarray(shape, numpy_dtype, chunk)
         e = self._entries.get(name) or self.entry(name)
         row, shape, shard_id, offset, size, crc, slices = e
         if size <= _SMALL and row.itemsize and self._little and not slices:
-            view = self._views.get(shard_id)
-            if view is None:
-                self._shard(shard_id)
-                view = self._views.get(shard_id)
+            self._shard(shard_id)
+            shard_view = self._views.get(shard_id)
             end = offset + size
-            if view is not None and end <= len(view) and size:
-                chunk = view[offset:end]
+            if shard_view is not None and end <= len(shard_view) and size:
+                chunk = shard_view[offset:end]
                 if self.verify_checksums:
                     actual = crc32c_raw(chunk)
                     if ((((actual >> 15) | (actual << 17)) + MASK_DELTA) & 0xFFFFFFFF) != crc:  # checksums.mask
