@@ -163,3 +163,18 @@ def test_input_of_unknown_rank_asks_for_input_shapes_and_outputs_get_inferred_sh
     onnx.checker.check_model(model, full_check=True)
     _run_both(model, {"x:0": np.random.default_rng(0).standard_normal((2, 1, 5)).astype(np.float32),
                       "m:0": np.array([1, 2, 1], np.int32)})
+
+
+def test_tf1_cond_whose_branches_differ_in_shape_is_refused() -> None:
+    from onnx_graph_builders import FLOAT, graph, node
+
+    x = node("x", "Placeholder", dtype=FLOAT)
+    x.attr["shape"].shape.dim.add().size = 3
+    p = node("p", "Placeholder", dtype=(10,))
+    p.attr["shape"].shape.SetInParent()
+    axis = node("axis", "Const", value=np.array([0], np.int32), dtype=(3,))
+    g = graph([x, p, axis, node("s", "Switch", ["x", "p"], T=FLOAT),
+               node("sum", "Sum", ["s:1", "axis"], T=FLOAT, Tidx=(3,), keep_dims=True),
+               node("m", "Merge", ["s", "sum"], T=FLOAT), node("y", "Identity", ["m"], T=FLOAT)])
+    with pytest.raises(UnsupportedError, match="different shapes"):
+        tff.to_onnx(g, outputs=["y:0"])

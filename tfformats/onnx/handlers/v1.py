@@ -55,6 +55,12 @@ def _select(cx: Context, node: Any, pred_key: str, on_true: Value, on_false: Val
         return [on_true if taken else on_false, cx.constant(np.array(i if taken else j, np.int32))]
     from .control import _as_bool
 
+    if on_true.shape is not None and on_false.shape is not None and (
+            len(on_true.shape) != len(on_false.shape) or any(
+                isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(on_true.shape, on_false.shape))):
+        # Where would broadcast one branch to the other's shape; TensorFlow returns the taken one as it is
+        raise cx.unsupported(node, f"the tf.cond branches have different shapes ({on_true.shape} and "
+                                   f"{on_false.shape})")
     cond = _as_bool(cx, pred)
     names, perm = common_layout(cx, [on_true, on_false])
     out = cx.emit1("Where", [cond] + names, hint=node.name)
