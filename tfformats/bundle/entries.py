@@ -459,11 +459,15 @@ def _decode_tails(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.
 
 
 class EntryColumns(NamedTuple):
-    """Many entries of tensors stored whole, decoded column by column (row ``i`` of every column is one entry)."""
+    """Many entries of tensors stored whole, decoded column by column (row ``i`` of every column is one entry).
+
+    Dtype and shape are given per distinct prefix: entry ``i`` has ``kinds[kind_ids[i]]``.
+    """
 
     names: list[str]
-    dtypes: list[DType]
-    shapes: list[tuple[int, ...]]
+    kinds: list[tuple[DType, tuple[int, ...]]]
+    kind_ids: np.ndarray  # int64, an index into kinds
+    itemsizes: np.ndarray  # int64, bytes per element (0 for strings and variants)
     shard_ids: np.ndarray  # uint64
     offsets: np.ndarray  # uint64
     sizes: np.ndarray  # uint64
@@ -471,8 +475,9 @@ class EntryColumns(NamedTuple):
     raw_crcs: np.ndarray  # uint64, unmasked: what crc32c of the bytes must equal
 
     def entry(self, i: int) -> Entry:
-        return Entry(self.dtypes[i], self.shapes[i], int(self.shard_ids[i]), int(self.offsets[i]),
-                     int(self.sizes[i]), int(self.crcs[i]), ())
+        row, shape = self.kinds[int(self.kind_ids[i])]
+        return Entry(row, shape, int(self.shard_ids[i]), int(self.offsets[i]), int(self.sizes[i]),
+                     int(self.crcs[i]), ())
 
 
 def decode_entry_columns(names: Sequence[str], values: Sequence[bytes], header: Header,
@@ -492,7 +497,8 @@ def decode_entry_columns(names: Sequence[str], values: Sequence[bytes], header: 
         cache = {}
     empty = np.zeros(0, np.uint64)
     if count == 0:
-        return EntryColumns([], [], [], empty, empty, empty, empty, empty), {}
+        return EntryColumns([], [], np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty, empty,
+                            empty), {}
     if heads is None:
         heads = decode_heads(names, values, path, cache)
     lengths = np.fromiter(map(len, values), np.int64, count)
@@ -514,11 +520,9 @@ def decode_entry_columns(names: Sequence[str], values: Sequence[bytes], header: 
     raw_crcs = ((rotated >> np.uint64(17)) | (rotated << np.uint64(15))) & np.uint64(0xFFFFFFFF)
 
     good = np.flatnonzero(ok)
-    good_ids = head_ids[good].tolist()
-    row_of = [k[0] for k in rows]
-    shape_of = [k[1] for k in rows]
+    itemsizes = np.array([k[0].itemsize for k in rows], np.int64)
     whole = EntryColumns(list(names) if len(good) == count else [names[i] for i in good.tolist()],
-                         [row_of[h] for h in good_ids], [shape_of[h] for h in good_ids],
+                         [(k[0], k[1]) for k in rows], head_ids[good], itemsizes[head_ids[good]],
                          shard_ids[good], offsets[good], sizes[good], crcs[good], raw_crcs[good])
     other = {names[i]: decode_entry(names[i], values[i], header, path, cache) for i in np.flatnonzero(~ok).tolist()}
     return whole, other

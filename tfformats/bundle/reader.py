@@ -94,7 +94,7 @@ class BundleReader(CheckpointReader):
         # After the index was decoded in bulk: tensors stored whole (columns, and each name's row), and among
         # them the small fixed-size ones in local shards, ready to be sliced out of the map (see get_tensor).
         self._columns: Optional[EntryColumns] = None
-        self._row_of: dict[str, int] = {}
+        self._row_of: Optional[dict[str, int]] = None  # made on the first entry() asked for
         self._small: dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]] = {}
         self._heads: Optional[Heads] = None  # dtype/shape prefixes, once the index has been listed
         self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
@@ -142,7 +142,6 @@ class BundleReader(CheckpointReader):
             columns, other = decode_entry_columns(list(raw), list(raw.values()), self.header, self.index_path,
                                                   self._entry_cache, self._heads)
             self._columns = columns
-            self._row_of = {name: i for i, name in enumerate(columns.names)}
             self._entries.update(other)
             self._small = self._small_reads(columns)
         self._all_entries = True
@@ -159,14 +158,16 @@ class BundleReader(CheckpointReader):
             except FormatError:
                 pass  # a missing shard: its tensors take the ordinary path, which reports it
         ends = c.offsets + c.sizes
-        fixed = np.fromiter((row.itemsize > 0 for row in c.dtypes), bool, len(c.names))
-        pick = np.flatnonzero(fixed & (c.sizes > 0) & (c.sizes <= _SMALL) & (ends <= shard_size[c.shard_ids]))
+        pick = np.flatnonzero((c.itemsizes > 0) & (c.sizes > 0) & (c.sizes <= _SMALL)
+                              & (ends <= shard_size[c.shard_ids]))
         views = self._views
-        shard_views = [views[s] for s in c.shard_ids[pick].tolist()]
-        return dict(zip([c.names[i] for i in pick.tolist()],
-                        zip(shard_views, c.offsets[pick].tolist(), ends[pick].tolist(),
-                            [c.dtypes[i].numpy for i in pick.tolist()], [c.shapes[i] for i in pick.tolist()],
-                            c.raw_crcs[pick].tolist())))
+        numpy_of = [row.numpy for row, _ in c.kinds]
+        shape_of = [shape for _, shape in c.kinds]
+        kinds = c.kind_ids[pick].tolist()
+        names = c.names if len(pick) == len(c.names) else [c.names[i] for i in pick.tolist()]
+        return dict(zip(names, zip([views[s] for s in c.shard_ids[pick].tolist()], c.offsets[pick].tolist(),
+                                   ends[pick].tolist(), [numpy_of[k] for k in kinds], [shape_of[k] for k in kinds],
+                                   c.raw_crcs[pick].tolist())))
 
     def _all_names_and_entries(self) -> Iterator[tuple[str, Entry]]:
         self._load_entries()
@@ -186,6 +187,8 @@ class BundleReader(CheckpointReader):
             self._load_entries()
             entry = self._entries.get(name)
         if entry is None and self._columns is not None:
+            if self._row_of is None:
+                self._row_of = {n: i for i, n in enumerate(self._columns.names)}
             row = self._row_of.get(name)
             if row is not None:
                 entry = self._entries[name] = self._columns.entry(row)
