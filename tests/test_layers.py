@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent / "tfformats"
 
 LAYERS = [
     {"errors"},
+    {"_json"},
     {"_wire", "shapes", "checksums", "dtypes", "proto"},
     {"_io"},
     {"table", "tensor_proto"},

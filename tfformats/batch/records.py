@@ -9,20 +9,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterable, Optional
 
+from .._json import json_default
 from ..errors import OutputError, PathLike
 from .tasks import FAILURE_STATUSES
 
 
 def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return str(value)
+    """Records never fail to be written: what JSON cannot hold is written as its text."""
+    try:
+        return json_default(value)
+    except TypeError:
+        return str(value)
 
 
 def dumps(record: dict[str, Any]) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Iterable, Optional, Sequence, TextIO
+from typing import Any, Optional, Sequence, TextIO
+
+from .._json import json_default
 
 
 def human_bytes(n: float) -> str:
@@ -38,20 +40,8 @@ def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], *, out: O
 
 def print_json(doc: Any, *, out: Optional[TextIO] = None) -> None:
     out = out or sys.stdout
-    json.dump(doc, out, indent=2, sort_keys=False, default=_json_default)
+    json.dump(doc, out, indent=2, sort_keys=False, default=json_default)
     out.write("\n")
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 class Progress:
