@@ -38,7 +38,7 @@ READAHEAD_BLOCKS = 16
 DIRECT_MIN = 1 << 20
 # A large read is split into WORKERS pieces of at least PIECE_MIN and at most PIECE_MAX bytes.
 PIECE_MIN = 512 << 10
-PIECE_MAX = 8 << 20
+PIECE_MAX = 32 << 20
 WORKERS = 8
 # A large range announced by prefetch() is fetched ahead of the reads that consume it, in pieces of
 # STREAM_PIECE bytes, at most STREAM_WINDOW at a time (so 32 MiB in flight), never past the range.
