@@ -170,7 +170,7 @@ def mutate_bundle_entries(data: bytes, rng: random.Random) -> bytes:
         if op == 0 and entry.shape.dim:
             rng.choice(entry.shape.dim).size = rng.choice(_HUGE_DIMS)
         elif op == 1:
-            entry.size = rng.choice((0, 1, entry.size * 2, 4 << 30, (1 << 62)))
+            entry.size = rng.choice((0, 1, min(entry.size * 2, 1 << 62), 4 << 30, 1 << 62))
         elif op == 2:
             entry.offset = rng.choice((0, entry.offset + 1, 1 << 40))
         elif op == 3:

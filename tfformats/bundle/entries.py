@@ -430,15 +430,16 @@ def _decode_tails(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.
         active = ok & (pos < ends)
         if not active.any():
             break
-        tag = buf[pos]
+        here = np.where(active, pos, 0)  # entries already done or refused may point anywhere: read at 0
+        tag = buf[here]
         is_crc = active & (tag == 0x35)
         is_varint = active & ((tag == 0x18) | (tag == 0x20) | (tag == 0x28))
         ok &= ~(active & ~is_crc & ~is_varint)
-        word = buf[pos + 1].astype(np.uint64) | (buf[pos + 2].astype(np.uint64) << np.uint64(8)) \
-            | (buf[pos + 3].astype(np.uint64) << np.uint64(16)) | (buf[pos + 4].astype(np.uint64) << np.uint64(24))
+        word = buf[here + 1].astype(np.uint64) | (buf[here + 2].astype(np.uint64) << np.uint64(8)) \
+            | (buf[here + 3].astype(np.uint64) << np.uint64(16)) | (buf[here + 4].astype(np.uint64) << np.uint64(24))
         crc = np.where(is_crc, word, crc)
         value = np.zeros(count, np.uint64)
-        at = pos + 1
+        at = here + 1
         going = is_varint.copy()
         for k in range(9):  # 9 bytes of 7 bits hold every value below 2**63
             byte = buf[at].astype(np.uint64)
@@ -511,7 +512,9 @@ def decode_entry_columns(names: Sequence[str], values: Sequence[bytes], header: 
     shard_ids, offsets, sizes, crcs, ok = _decode_tails(buf, np.where(ok, starts, 0), np.where(ok, ends, 0), ok)
     head_ids[~ok] = 0
     rows = heads.rows or [(dtypes.lookup(dtypes.FLOAT), (), 0)]
-    expected = np.array([k[2] for k in rows], np.int64)[head_ids]
+    # A size past what the fast path accepts (an absurd shape) stands for "never equal": such entries go to
+    # decode_entry, which says what is wrong with them.
+    expected = np.array([min(k[2], _MAX_FAST_VALUE) for k in rows], np.int64)[head_ids]
     fixed = np.array([bool(k[0].itemsize) for k in rows], bool)[head_ids]
     signed_sizes = sizes.astype(np.int64)
     ok &= np.where(fixed, signed_sizes == expected, signed_sizes >= -expected) & (shard_ids < header.num_shards)
