@@ -122,3 +122,15 @@ def load_expected(prefix_path: str | Path) -> Expected:
         object_graph_text=object_graph_text,
         notes=document.get("notes", {}),
     )
+
+
+def assert_bit_equal(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
+    """Tensors read from files compare bit for bit: same shape, dtype and bytes (strings: same bytes objects)."""
+    assert actual.shape == expected.shape, name
+    assert actual.dtype == expected.dtype, (name, actual.dtype, expected.dtype)
+    if expected.dtype == object:
+        items = actual.reshape(-1).tolist()
+        assert all(type(v) is bytes for v in items), name
+        assert items == expected.reshape(-1).tolist(), name
+    else:
+        assert actual.tobytes() == expected.tobytes(), name

@@ -11,21 +11,10 @@ import pytest
 
 import tfformats as tff
 import tfformats.checkpoint.state
-from fixture_data import CKPT_DIR, all_prefixes, load_expected
+from fixture_data import CKPT_DIR, all_prefixes, assert_bit_equal, load_expected
 
 PREFIXES = all_prefixes()
 IDS = [str(p.relative_to(CKPT_DIR)) for p in PREFIXES]
-
-
-def assert_bit_equal(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
-    assert actual.shape == expected.shape, name
-    assert actual.dtype == expected.dtype, (name, actual.dtype, expected.dtype)
-    if expected.dtype == object:
-        items = actual.reshape(-1).tolist()
-        assert all(type(v) is bytes for v in items), name
-        assert items == expected.reshape(-1).tolist(), name
-    else:
-        assert actual.tobytes() == expected.tobytes(), name
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=IDS)

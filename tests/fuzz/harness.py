@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
+from tfformats._wire import encode_varint
 from tfformats.errors import FormatError
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -69,15 +70,6 @@ class Target:
 
 # -- mutations ----------------------------------------------------------------------------------
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def mutate(data: bytes, rng: random.Random, max_ops: int = 6) -> bytes:
     """Apply 1..max_ops random byte-level edits; positions favour the end, where tables keep their index."""
     buf = bytearray(data)
@@ -97,7 +89,7 @@ def mutate(data: bytes, rng: random.Random, max_ops: int = 6) -> bytes:
             value = rng.choice(_INTERESTING) & ((1 << (8 * width)) - 1)
             buf[pos:pos + width] = value.to_bytes(width, "little")
         elif op == "varint":
-            raw = _varint(rng.choice(_INTERESTING))
+            raw = encode_varint(rng.choice(_INTERESTING) & ((1 << 64) - 1))
             buf[pos:pos + len(raw)] = raw
         elif op == "insert":
             buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))

@@ -14,21 +14,12 @@ import pytest
 
 import tfformats as tff
 from conftest import FIXTURES, CountingServer, copy_fixture
-from fixture_data import CKPT_DIR, all_prefixes, load_expected
+from fixture_data import CKPT_DIR, all_prefixes, assert_bit_equal, load_expected
 
 fsspec = pytest.importorskip("fsspec")
 
 PREFIXES = all_prefixes()
 IDS = [str(p.relative_to(CKPT_DIR)) for p in PREFIXES]
-
-
-def assert_bit_equal(actual: np.ndarray, expected: np.ndarray, name: str) -> None:
-    assert actual.shape == expected.shape, name
-    assert actual.dtype == expected.dtype, (name, actual.dtype, expected.dtype)
-    if expected.dtype == object:
-        assert actual.reshape(-1).tolist() == expected.reshape(-1).tolist(), name
-    else:
-        assert actual.tobytes() == expected.tobytes(), name
 
 
 @pytest.fixture(scope="module")
