@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
-from conftest import CountingServer
+from remote_servers import CountingServer
 
 pytest.importorskip("fsspec")
 
@@ -149,7 +149,7 @@ def test_header_storage_option_is_sent_with_every_request(http_server: CountingS
 
 def test_index_larger_than_a_block_from_a_server_ignoring_range_is_refused(http_root: Path,
                                                                            big_ckpt: dict[str, object]) -> None:
-    from conftest import serve
+    from remote_servers import serve
 
     with serve(http_root, "ignore_range") as server:
         url = f"{server.url}/run/model.ckpt-1"

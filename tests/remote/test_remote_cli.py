@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CountingServer, copy_fixture
+from remote_servers import CountingServer, copy_fixture
 from tfformats.cli import build_parser, main
 
 pytest.importorskip("fsspec")
@@ -53,7 +53,7 @@ def test_inspect_one_tensor_of_http_url_prints_its_values(http_server: CountingS
 
 
 def test_verify_and_graph_on_http_urls(http_server: CountingServer, http_root: Path) -> None:
-    from conftest import FIXTURES
+    from remote_servers import FIXTURES
     import shutil
 
     copy_fixture("sample", http_root / "run")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
-from conftest import copy_fixture, serve
+from remote_servers import copy_fixture, serve
 from tfformats._io.remote import RemoteAccessError, RemoteError
 from tfformats.errors import NotFoundError
 from tfformats.cli import main

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
-from conftest import FIXTURES, CountingServer, copy_fixture
+from remote_servers import FIXTURES, CountingServer, copy_fixture
 from fixture_data import CKPT_DIR, all_prefixes, assert_bit_equal, load_expected
 
 fsspec = pytest.importorskip("fsspec")

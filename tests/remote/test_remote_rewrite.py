@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
-from conftest import FIXTURES
+from remote_servers import FIXTURES
 from tfformats.cli import main
 
 fsspec = pytest.importorskip("fsspec")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tfformats as tff
-from conftest import FIXTURES
+from remote_servers import FIXTURES
 from tfformats.bundle.writer import BundleWriter
 from tfformats.checkpoint.verify import verify_checkpoint
 from tfformats.cli import main
