@@ -27,18 +27,35 @@ def _per_channel(a: np.ndarray, channels: int, rank: int) -> Optional[np.ndarray
     return None
 
 
-def fold_conv_affine(graph: Any, model: Model) -> int:
-    """Fold per-channel constant Mul/Add into the Conv before them; returns the nodes removed."""
-    arrays = model.arrays
-    outputs = {o.name for o in graph.output}
+def _users(graph: Any) -> dict[str, list[Any]]:
+    """Value name -> the nodes that read it."""
     users: dict[str, list[Any]] = defaultdict(list)
     for n in graph.node:
         for i in n.input:
             users[i].append(n)
-    for n in graph.node:
-        for attr in n.attribute:
-            if attr.HasField("g") or len(attr.graphs):
-                return 0  # names read inside subgraphs are not tracked here; leave such models alone
+    return users
+
+
+def _has_subgraphs(graph: Any) -> bool:
+    return any(attr.HasField("g") or len(attr.graphs) for n in graph.node for attr in n.attribute)
+
+
+def _drop(graph: Any, removed: set[int]) -> int:
+    """Remove the nodes whose ``id`` is in ``removed``; return how many."""
+    if removed:
+        kept = [n for n in graph.node if id(n) not in removed]
+        del graph.node[:]
+        graph.node.extend(kept)
+    return len(removed)
+
+
+def fold_conv_affine(graph: Any, model: Model) -> int:
+    """Fold per-channel constant Mul/Add into the Conv before them; returns the nodes removed."""
+    arrays = model.arrays
+    outputs = {o.name for o in graph.output}
+    if _has_subgraphs(graph):
+        return 0  # names read inside subgraphs are not tracked here; leave such models alone
+    users = _users(graph)
     removed: set[int] = set()
     for conv in graph.node:
         if conv.op_type != "Conv" or conv.input[1] not in arrays:
@@ -72,11 +89,7 @@ def fold_conv_affine(graph: Any, model: Model) -> int:
             conv.output[0] = op.output[0]
             users[op.output[0]] = users.pop(op.output[0], [])
             removed.add(id(op))
-    if removed:
-        kept = [n for n in graph.node if id(n) not in removed]
-        del graph.node[:]
-        graph.node.extend(kept)
-    return len(removed)
+    return _drop(graph, removed)
 
 
 def affine_to_batch_norm(graph: Any, model: Model) -> int:
@@ -87,14 +100,9 @@ def affine_to_batch_norm(graph: Any, model: Model) -> int:
     """
     arrays = model.arrays
     outputs = {o.name for o in graph.output}
-    users: dict[str, list[Any]] = defaultdict(list)
-    for n in graph.node:
-        for i in n.input:
-            users[i].append(n)
-    for n in graph.node:
-        for attr in n.attribute:
-            if attr.HasField("g") or len(attr.graphs):
-                return 0
+    if _has_subgraphs(graph):
+        return 0  # names read inside subgraphs are not tracked here; leave such models alone
+    users = _users(graph)
     removed: set[int] = set()
     for mul in graph.node:
         if mul.op_type != "Mul" or len(mul.input) != 2:
@@ -125,25 +133,16 @@ def affine_to_batch_norm(graph: Any, model: Model) -> int:
         mul.attribute.extend([model.helper.make_attribute("epsilon", 0.0)])
         mul.output[0] = add.output[0]
         removed.add(id(add))
-    if removed:
-        kept = [n for n in graph.node if id(n) not in removed]
-        del graph.node[:]
-        graph.node.extend(kept)
-    return len(removed)
+    return _drop(graph, removed)
 
 
 def fold_pad_into_conv(graph: Any, model: Model) -> int:
     """Merge a zero Pad of only the spatial axes into the padding of the Conv it feeds."""
     arrays = model.arrays
     outputs = {o.name for o in graph.output}
-    users: dict[str, list[Any]] = defaultdict(list)
-    for n in graph.node:
-        for i in n.input:
-            users[i].append(n)
-    for n in graph.node:
-        for attr in n.attribute:
-            if attr.HasField("g") or len(attr.graphs):
-                return 0
+    if _has_subgraphs(graph):
+        return 0  # names read inside subgraphs are not tracked here; leave such models alone
+    users = _users(graph)
     removed: set[int] = set()
     for pad in graph.node:
         if pad.op_type != "Pad" or len(pad.input) < 2 or pad.input[1] not in arrays:
@@ -189,8 +188,4 @@ def fold_pad_into_conv(graph: Any, model: Model) -> int:
         else:
             conv.input[0] = pad.input[0]
         removed.add(id(pad))
-    if removed:
-        kept_nodes = [n for n in graph.node if id(n) not in removed]
-        del graph.node[:]
-        graph.node.extend(kept_nodes)
-    return len(removed)
+    return _drop(graph, removed)
