@@ -173,10 +173,10 @@ def test_unknown_tensor_name_raises_key_error() -> None:
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=IDS)
-def test_items_reads_ahead_and_gives_the_same_values(prefix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_items_gives_the_same_values_with_every_tensor_on_the_large_path(prefix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tfformats.bundle import reader as bundle_reader
 
-    monkeypatch.setattr(bundle_reader, "_SMALL", 0)  # make every tensor take the read-ahead path
+    monkeypatch.setattr(bundle_reader, "_SMALL", 0)  # every tensor takes the large-tensor path
     expected = load_expected(prefix)
     with tff.load_checkpoint(prefix) as reader:
         seen = {}
@@ -188,7 +188,7 @@ def test_items_reads_ahead_and_gives_the_same_values(prefix: Path, monkeypatch: 
             assert_bit_equal(seen[name], value, name)
 
 
-def test_items_read_ahead_still_detects_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_items_on_the_large_path_still_detects_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tfformats.bundle import reader as bundle_reader
 
     monkeypatch.setattr(bundle_reader, "_SMALL", 0)

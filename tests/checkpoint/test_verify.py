@@ -206,24 +206,28 @@ def test_entry_decoder_agrees_with_protobuf_on_every_fixture_entry() -> None:
     assert checked > 100
 
 
-def test_large_tensor_read_in_chunks_is_exact_and_damage_in_a_late_chunk_is_caught(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["first half", "second half", "last bytes"])
+@pytest.mark.parametrize("copy", [True, False], ids=["owned", "view"])
+def test_large_tensor_read_in_halves_is_exact_and_damage_anywhere_is_caught(tmp_path: Path, where: str,
+                                                                            copy: bool) -> None:
     import numpy as np
 
     from tfformats.bundle import reader as bundle_reader
 
-    count = (bundle_reader._PIPELINE_MIN + 3 * bundle_reader._CHUNK) // 4 + 7  # several chunks, ragged end
+    count = (bundle_reader._SPLIT_MIN + 3 * bundle_reader._CHUNK) // 4 + 7  # several chunks, ragged end
     value = np.random.default_rng(5).standard_normal(count).astype(np.float32)
     prefix = tff.save_checkpoint(tmp_path / "big", {"small": np.arange(3.0), "big": value})
     with tff.load_checkpoint(prefix) as reader:
-        assert reader.get_tensor("big").tobytes() == value.tobytes()
+        assert reader.get_tensor("big", copy=copy).tobytes() == value.tobytes()
         entry = reader.entry("big")  # type: ignore[attr-defined]
     data = Path(prefix + ".data-00000-of-00001")
     raw = bytearray(data.read_bytes())
-    raw[entry.offset + entry.size - 10] ^= 0x01
+    position = {"first half": 100, "second half": entry.size * 3 // 4, "last bytes": entry.size - 10}[where]
+    raw[entry.offset + position] ^= 0x01
     data.write_bytes(raw)
     with tff.load_checkpoint(prefix) as reader:
         with pytest.raises(tff.ChecksumError) as info:
-            reader.get_tensor("big")
+            reader.get_tensor("big", copy=copy)
         assert "'big'" in str(info.value) and data.name in str(info.value)
     assert [p.tensor for p in verify_checkpoint(prefix).problems] == ["big"]
 

@@ -112,15 +112,6 @@ class LocalFile(ByteSource):
     def read(self, offset: int, size: int) -> bytes:
         return self.map[offset:offset + size]
 
-    def advise_sequential(self, offset: int, size: int) -> None:
-        """Tell the kernel a range will be read once, in order (larger readahead)."""
-        if hasattr(os, "posix_fadvise"):
-            try:
-                os.posix_fadvise(self.fd, offset, size, os.POSIX_FADV_SEQUENTIAL)
-                os.posix_fadvise(self.fd, offset, size, os.POSIX_FADV_WILLNEED)
-            except OSError:
-                pass
-
     def close(self) -> None:
         if self._view is not None:
             self._view.release()

@@ -12,7 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
-Role = Literal["checksum", "read-ahead"]
+Role = Literal["checksum"]
 
 _pools: dict[str, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
@@ -36,3 +36,8 @@ def worker(role: Role) -> ThreadPoolExecutor:
         if pool is None:
             pool = _pools[role] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"tfformats-{role}")
         return pool
+
+
+def on_worker() -> bool:
+    """True on one of these background threads (which must not wait on a job of their own pool)."""
+    return threading.current_thread().name.startswith("tfformats-")
