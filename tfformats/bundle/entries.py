@@ -175,40 +175,92 @@ def _checked_dtype_and_shape(name: str, enum: int, dims: list[int], unknown_rank
 class Heads(NamedTuple):
     """The dtype-and-shape prefix of many entries, decoded once per distinct prefix."""
 
-    ids: list[int]  # per entry: an index into ``rows``, or -1 for an entry of unusual layout
+    ids: np.ndarray  # int64 per entry: an index into ``rows``, or -1 for an entry of unusual layout
     rows: list[tuple[DType, tuple[int, ...], int]]  # (dtype, shape, expected size) of each distinct prefix
 
 
-def decode_heads(names: Sequence[str], values: Sequence[bytes], path: Optional[PathLike] = None,
+# Prefixes up to this many bytes are grouped column-wise (rank 4 with dims below 2**14 fits); longer ones
+# one by one.
+_HEAD_BYTES = 24
+_HASH = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9),
+         np.uint64(0x27D4EB2F165667C5))
+
+
+def _group_heads(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """Group equal prefixes of at most ``_HEAD_BYTES`` bytes: ``(group of each, first row of each group)``.
+
+    None when two different prefixes hash alike (never seen; the caller then groups them one by one).
+    """
+    span = np.arange(_HEAD_BYTES, dtype=np.int64)
+    window = data[starts[:, None] + span]
+    window[span >= lengths[:, None]] = 0
+    words = window.view("<u8")
+    key = (words[:, 0] * _HASH[0]) ^ (words[:, 1] * _HASH[1]) ^ (words[:, 2] * _HASH[2]) \
+        ^ (lengths.astype(np.uint64) * _HASH[3])
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    group = group.reshape(-1)
+    if not ((words == words[first[group]]).all() and (lengths == lengths[first[group]]).all()):
+        return None
+    return group, first
+
+
+def decode_heads(names: Sequence[str], data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 path: Optional[PathLike] = None,
                  cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None) -> Heads:
-    """Group entries by their ``08 <dtype> 12 <len> <shape>`` prefix; each distinct one is checked once."""
+    """Group entries by their ``08 <dtype> 12 <len> <shape>`` prefix; each distinct one is checked once.
+
+    Entry ``i`` is ``data[starts[i]:ends[i]]``; ``data`` must extend at least ``_HEAD_BYTES`` bytes past the
+    last entry. Distinct prefixes are checked in the order of their first entry, so the first bad one raises.
+    """
     known_of = cache if cache is not None else {}
-    seen: dict[bytes, int] = {}
+    count = len(starts)
+    lengths = ends - starts
+    ids = np.full(count, -1, np.int64)
+    if count == 0:
+        return Heads(ids, [])
+    b0, b1, b2, b3 = (data[starts + k] for k in range(4))
+    usual = (lengths > 4) & (b0 == 0x08) & (b1 < 0x80) & (b2 == 0x12) & (b3 < 0x80)
+    head_lengths = np.minimum(4 + b3.astype(np.int64), lengths)
+    short = np.flatnonzero(usual & (head_lengths <= _HEAD_BYTES))
+    rest = np.flatnonzero(usual & (head_lengths > _HEAD_BYTES)).tolist()
+    leads: list[tuple[int, np.ndarray]] = []  # (first row, every row) of each distinct prefix
+    grouped = _group_heads(data, starts[short], head_lengths[short]) if len(short) else None
+    if grouped is not None:
+        group, first = grouped
+        members = short[np.argsort(group, kind="stable")]
+        bounds = np.cumsum(np.bincount(group, minlength=len(first))).tolist()
+        for g, lead in enumerate(short[first].tolist()):
+            leads.append((lead, members[bounds[g - 1] if g else 0:bounds[g]]))
+    else:
+        rest = sorted(rest + short.tolist())
+    by_bytes: dict[bytes, list[int]] = {}
+    for row in rest:
+        by_bytes.setdefault(data[starts[row]:starts[row] + head_lengths[row]].tobytes(), []).append(row)
+    leads.extend((same[0], np.array(same, np.int64)) for same in by_bytes.values())
+    leads.sort(key=lambda lead: lead[0])
     rows: list[tuple[DType, tuple[int, ...], int]] = []
-    ids: list[int] = []
-    add = ids.append
-    for name, value in zip(names, values):
-        if len(value) > 4 and value[0] == 0x08 and value[1] < 0x80 and value[2] == 0x12 and value[3] < 0x80:
-            head = value[:4 + value[3]]
-            hid = seen.get(head)
-            if hid is None:
-                known = known_of.get(head)
-                if known is None:
-                    row, shape = _dtype_and_shape(name, value, path)
-                    known = known_of[head] = (row, shape, _expected_size(row, shape))
-                hid = seen[head] = len(rows)
-                rows.append(known)
-            add(hid)
-        else:
-            add(-1)
+    for lead, same in leads:
+        start = int(starts[lead])
+        head = data[start:start + int(head_lengths[lead])].tobytes()
+        known = known_of.get(head)
+        if known is None:
+            row_type, shape = _dtype_and_shape(names[lead], data[start:int(ends[lead])].tobytes(), path)
+            known = known_of[head] = (row_type, shape, _expected_size(row_type, shape))
+        ids[same] = len(rows)
+        rows.append(known)
     return Heads(ids, rows)
 
 
-def dtypes_and_shapes(names: Sequence[str], values: Sequence[bytes], heads: Heads,
+def dtypes_and_shapes(names: Sequence[str], data: np.ndarray, starts: np.ndarray, ends: np.ndarray, heads: Heads,
                       path: Optional[PathLike] = None) -> list[tuple[DType, tuple[int, ...]]]:
     """Only the dtype and shape of each entry: what listing a checkpoint needs."""
-    pairs = [(row, shape) for row, shape, _ in heads.rows]
-    return [pairs[h] if h >= 0 else _dtype_and_shape(names[i], values[i], path) for i, h in enumerate(heads.ids)]
+    pairs: list[Optional[tuple[DType, tuple[int, ...]]]] = [(row, shape) for row, shape, _ in heads.rows]
+    unusual = np.flatnonzero(heads.ids < 0).tolist()
+    out = [pairs[h] for h in heads.ids.tolist()] if not unusual else \
+        [pairs[h] if h >= 0 else None for h in heads.ids.tolist()]
+    for i in unusual:
+        out[i] = _dtype_and_shape(names[i], data[starts[i]:ends[i]].tobytes(), path)
+    return cast("list[tuple[DType, tuple[int, ...]]]", out)
 
 
 def _expected_size(row: DType, shape: tuple[int, ...]) -> int:
@@ -460,12 +512,14 @@ def _decode_tails(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, ok: np.
 
 
 class EntryColumns(NamedTuple):
-    """Many entries of tensors stored whole, decoded column by column (row ``i`` of every column is one entry).
+    """Many entries decoded column by column: row ``i`` of every column is entry ``i``.
 
-    Dtype and shape are given per distinct prefix: entry ``i`` has ``kinds[kind_ids[i]]``.
+    Only rows where ``whole`` is set hold a tensor stored whole in TensorFlow's usual layout; the others are
+    decoded one by one (see :func:`decode_entry_columns`). Dtype and shape are given per distinct prefix:
+    entry ``i`` has ``kinds[kind_ids[i]]``.
     """
 
-    names: list[str]
+    whole: np.ndarray  # bool
     kinds: list[tuple[DType, tuple[int, ...]]]
     kind_ids: np.ndarray  # int64, an index into kinds
     itemsizes: np.ndarray  # int64, bytes per element (0 for strings and variants)
@@ -481,35 +535,28 @@ class EntryColumns(NamedTuple):
                      int(self.crcs[i]), ())
 
 
-def decode_entry_columns(names: Sequence[str], values: Sequence[bytes], header: Header,
-                         path: Optional[PathLike] = None,
+def decode_entry_columns(names: Sequence[str], data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                         header: Header, path: Optional[PathLike] = None,
                          cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None,
-                         heads: Optional[Heads] = None) -> tuple[EntryColumns, dict[str, Entry]]:
-    """Decode many entries at once: ``(whole, other)``.
+                         heads: Optional[Heads] = None, failed: Optional[set[str]] = None
+                         ) -> tuple[EntryColumns, dict[str, Entry]]:
+    """Decode many entries at once (entry ``i`` is ``data[starts[i]:ends[i]]``): ``(columns, other)``.
 
-    ``whole`` holds, as columns, every tensor stored whole in TensorFlow's usual layout, with the *unmasked*
-    crc32c beside the stored one so that readers compare checksums without masking each time; ``other`` holds
-    every other entry (partitioned tensors, unusual layouts), decoded and checked one by one by
-    :func:`decode_entry`. ``heads`` (from :func:`decode_heads` on the same entries, e.g. when they were listed
-    first) saves decoding the dtype-and-shape prefixes again.
+    ``columns`` holds, where ``whole`` is set, every tensor stored whole in TensorFlow's usual layout, with the
+    *unmasked* crc32c beside the stored one so that readers compare checksums without masking each time;
+    ``other`` holds every other entry (partitioned tensors, unusual layouts) by name, decoded and checked one
+    by one by :func:`decode_entry`. ``heads`` (from :func:`decode_heads` on the same entries, e.g. when they
+    were listed first) saves decoding the dtype-and-shape prefixes again. ``data`` must extend at least 24
+    bytes past the last entry. With a ``failed`` set, the names of entries that do not decode go there
+    instead of raising (so one damaged entry leaves the others readable).
     """
-    count = len(values)
     if cache is None:
         cache = {}
-    empty = np.zeros(0, np.uint64)
-    if count == 0:
-        return EntryColumns([], [], np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty, empty,
-                            empty), {}
     if heads is None:
-        heads = decode_heads(names, values, path, cache)
-    lengths = np.fromiter(map(len, values), np.int64, count)
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    # Padding lets every column read a few bytes past an entry without an index check.
-    buf = np.frombuffer(b"".join(values) + bytes(16), np.uint8)
-    head_ids = np.array(heads.ids, np.int64)
+        heads = decode_heads(names, data, starts, ends, path, cache)
+    head_ids = heads.ids.copy()
     ok = head_ids >= 0
-    shard_ids, offsets, sizes, crcs, ok = _decode_tails(buf, np.where(ok, starts, 0), np.where(ok, ends, 0), ok)
+    shard_ids, offsets, sizes, crcs, ok = _decode_tails(data, np.where(ok, starts, 0), np.where(ok, ends, 0), ok)
     head_ids[~ok] = 0
     rows = heads.rows or [(dtypes.lookup(dtypes.FLOAT), (), 0)]
     # A size past what the fast path accepts (an absurd shape) stands for "never equal": such entries go to
@@ -521,20 +568,26 @@ def decode_entry_columns(names: Sequence[str], values: Sequence[bytes], header: 
     # unmask: subtract the mask constant, then rotate left by 15 (checksums.unmask, column-wise)
     rotated = (crcs - np.uint64(checksums.MASK_DELTA)) & np.uint64(0xFFFFFFFF)
     raw_crcs = ((rotated >> np.uint64(17)) | (rotated << np.uint64(15))) & np.uint64(0xFFFFFFFF)
-
-    good = np.flatnonzero(ok)
     itemsizes = np.array([k[0].itemsize for k in rows], np.int64)
-    whole = EntryColumns(list(names) if len(good) == count else [names[i] for i in good.tolist()],
-                         [(k[0], k[1]) for k in rows], head_ids[good], itemsizes[head_ids[good]],
-                         shard_ids[good], offsets[good], sizes[good], crcs[good], raw_crcs[good])
-    other = {names[i]: decode_entry(names[i], values[i], header, path, cache) for i in np.flatnonzero(~ok).tolist()}
-    return whole, other
+    columns = EntryColumns(ok, [(k[0], k[1]) for k in rows], head_ids, itemsizes[head_ids], shard_ids, offsets,
+                           sizes, crcs, raw_crcs)
+    other: dict[str, Entry] = {}
+    for i in np.flatnonzero(~ok).tolist():
+        try:
+            other[names[i]] = decode_entry(names[i], data[starts[i]:ends[i]].tobytes(), header, path, cache)
+        except FormatError:
+            if failed is None:
+                raise
+            failed.add(names[i])
+    return columns, other
 
 
 def decode_entries(names: Sequence[str], values: Sequence[bytes], header: Header, path: Optional[PathLike] = None,
-                   cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None,
-                   heads: Optional[Heads] = None) -> list[Entry]:
+                   cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None) -> list[Entry]:
     """Decode many entries; the same result as :func:`decode_entry` on each, much faster in bulk."""
-    whole, other = decode_entry_columns(names, values, header, path, cache, heads)
-    index = {name: i for i, name in enumerate(whole.names)}
-    return [other[name] if name not in index else whole.entry(index[name]) for name in names]
+    from ..table.columns import from_lists
+
+    table = from_lists([b""] * len(values), values)
+    columns, other = decode_entry_columns(names, table.data, table.value_starts, table.value_ends, header, path,
+                                          cache)
+    return [columns.entry(i) if columns.whole[i] else other[name] for i, name in enumerate(names)]

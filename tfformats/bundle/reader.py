@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import operator
 import os
 from typing import Iterator, Optional, Sequence
 
@@ -19,6 +20,7 @@ from ..table import TableReader
 from . import data, naming
 from .entries import (BIG_ENDIAN, HEADER_KEY, Entry, EntryColumns, Header, Heads, decode_entry,
                       decode_entry_columns, decode_header, decode_heads, dtypes_and_shapes)
+from .listing import Listing, read_listing
 from .slices import Extent, check_tiling, encode_slice_key, region, resolve
 
 # Tensors larger than this are read (and their checksum computed) in two halves, one per thread.
@@ -27,6 +29,7 @@ _PAGE = 4096
 # Tensors up to this size are copied straight out of the memory map.
 _SMALL = 1 << 20
 _CHUNK = 2 << 20
+_second = operator.itemgetter(1)
 
 
 def _read_and_crc(shard: ByteSource, dest: memoryview, offset: int) -> tuple[int, int]:
@@ -103,14 +106,12 @@ class BundleReader(CheckpointReader):
                                    actual="V1")
         self.header: Header = decode_header(first[1], self.index_path)
         self._little = self.header.endianness != BIG_ENDIAN
-        self._raw: Optional[dict[str, bytes]] = None
-        self._slice_raw: dict[bytes, bytes] = {}
+        self._listing: Optional[Listing] = None  # every entry's name and bytes, once the index was listed
         self._entries: dict[str, Entry] = {}
         self._all_entries = False
-        # After the index was decoded in bulk: tensors stored whole (columns, and each name's row), and among
-        # them the small fixed-size ones in local shards, ready to be sliced out of the map (see get_tensor).
+        # After the index was decoded in bulk: the entries as columns (row i is the listing's row i), and the
+        # small fixed-size tensors in local shards, ready to be sliced out of the map (see get_tensor).
         self._columns: Optional[EntryColumns] = None
-        self._row_of: Optional[dict[str, int]] = None  # made on the first entry() asked for
         self._small: dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]] = {}
         self._heads: Optional[Heads] = None  # dtype/shape prefixes, once the index has been listed
         self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
@@ -126,25 +127,18 @@ class BundleReader(CheckpointReader):
 
     # -- entries ------------------------------------------------------------------------
 
-    def _load_raw(self) -> dict[str, bytes]:
-        if self._raw is None:
-            raw: dict[str, bytes] = {}
+    def _load_listing(self) -> Listing:
+        if self._listing is None:
             with _gc_paused():
-                for keys, values in self._table.iter_blocks():
-                    start = 0
-                    # The header and slice keys (0x00 first) sort before every tensor name.
-                    while start < len(keys) and (not keys[start] or keys[start][0] == 0):
-                        if keys[start]:
-                            self._slice_raw[keys[start]] = values[start]
-                        start += 1
-                    if start:
-                        keys, values = keys[start:], values[start:]
-                    try:
-                        raw.update(zip([k.decode() for k in keys], values))
-                    except UnicodeDecodeError:
-                        raw.update(zip([k.decode("utf-8", "surrogateescape") for k in keys], values))
-            self._raw = raw
-        return self._raw
+                self._listing = read_listing(self._table)
+        return self._listing
+
+    def _load_heads(self) -> Heads:
+        listing = self._load_listing()
+        if self._heads is None:
+            self._heads = decode_heads(listing.names, listing.data, listing.starts, listing.ends, self.index_path,
+                                       self._entry_cache)
+        return self._heads
 
     def _load_entries(self) -> None:
         """Decode every entry at once (listing and then reading many tensors need them all).
@@ -153,60 +147,76 @@ class BundleReader(CheckpointReader):
         """
         if self._all_entries:
             return
-        raw = self._load_raw()
+        listing = self._load_listing()
+        # Set first: whatever happens below, every later entry() decodes only the entry it is asked for.
+        self._all_entries = True
         with _gc_paused():
-            columns, other = decode_entry_columns(list(raw), list(raw.values()), self.header, self.index_path,
-                                                  self._entry_cache, self._heads)
+            try:
+                columns, other = decode_entry_columns(listing.names, listing.data, listing.starts, listing.ends,
+                                                      self.header, self.index_path, self._entry_cache, self._heads,
+                                                      failed=set())
+            except FormatError:
+                return  # a damaged entry: each entry is decoded on its own, so only reading that one fails
             self._columns = columns
             self._entries.update(other)
-            self._small = self._small_reads(columns)
-        self._all_entries = True
+            self._small = self._small_reads(listing.names, columns)
 
-    def _small_reads(self, c: EntryColumns) -> dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]]:
+    def _small_reads(self, names: list[str], c: EntryColumns
+                     ) -> dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]]:
         """``name -> (shard map, start, end, dtype, shape, raw crc)`` of small fixed-size tensors in local shards."""
-        if not self._little or not len(c.names):
+        if not self._little or not len(names):
             return {}
         shard_size = np.zeros(self.header.num_shards, np.uint64)
-        for shard_id in np.unique(c.shard_ids).tolist():
+        used = np.flatnonzero(np.bincount(c.shard_ids[c.whole].astype(np.int64), minlength=1)).tolist()
+        for shard_id in used:
             try:
-                if self._shard(int(shard_id)).buffer() is not None:
-                    shard_size[int(shard_id)] = self._shards[int(shard_id)].size
+                if self._shard(shard_id).buffer() is not None:
+                    shard_size[shard_id] = self._shards[shard_id].size
             except FormatError:
                 pass  # a missing shard: its tensors take the ordinary path, which reports it
         ends = c.offsets + c.sizes
-        pick = np.flatnonzero((c.itemsizes > 0) & (c.sizes > 0) & (c.sizes <= _SMALL)
-                              & (ends <= shard_size[c.shard_ids]))
-        views = self._views
-        numpy_of = [row.numpy for row, _ in c.kinds]
-        shape_of = [shape for _, shape in c.kinds]
-        kinds = c.kind_ids[pick].tolist()
-        names = c.names if len(pick) == len(c.names) else [c.names[i] for i in pick.tolist()]
-        return dict(zip(names, zip([views[s] for s in c.shard_ids[pick].tolist()], c.offsets[pick].tolist(),
-                                   ends[pick].tolist(), [numpy_of[k] for k in kinds], [shape_of[k] for k in kinds],
-                                   c.raw_crcs[pick].tolist())))
+        pick = np.flatnonzero(c.whole & (c.itemsizes > 0) & (c.sizes > 0) & (c.sizes <= _SMALL)
+                              & (ends <= shard_size[np.where(c.whole, c.shard_ids, 0).astype(np.int64)]))
+        if not len(pick):
+            return {}
+        count = len(pick)
+        kinds = c.kind_ids[pick]
+        numpy_of = np.empty(len(c.kinds), object)
+        numpy_of[:] = [row.numpy for row, _ in c.kinds]
+        shape_of = np.empty(len(c.kinds), object)
+        shape_of[:] = [shape for _, shape in c.kinds]
+        if len(used) == 1:
+            views: list[memoryview] = [self._views[used[0]]] * count
+        else:
+            view_of = np.empty(self.header.num_shards, object)
+            for shard_id, view in self._views.items():
+                view_of[shard_id] = view
+            views = view_of[c.shard_ids[pick].astype(np.int64)].tolist()
+        picked = names if count == len(names) else [names[i] for i in pick.tolist()]
+        return dict(zip(picked, zip(views, c.offsets[pick].tolist(), ends[pick].tolist(), numpy_of[kinds].tolist(),
+                                    shape_of[kinds].tolist(), c.raw_crcs[pick].tolist())))
 
     def _all_names_and_entries(self) -> Iterator[tuple[str, Entry]]:
         self._load_entries()
-        for name in self._load_raw():
+        for name in self._load_listing().names:
             yield name, self.entry(name)
 
     def _raw_value(self, name: str) -> Optional[bytes]:
-        if self._raw is not None:
-            return self._raw.get(name)
+        if self._listing is not None:
+            row = self._listing.row_of.get(name)
+            return None if row is None else self._listing.value(row)
         return self._table.get(name.encode("utf-8", "surrogateescape"))
 
     def entry(self, name: str) -> Entry:
         """The decoded index entry of ``name`` (KeyError if absent)."""
         entry = self._entries.get(name)
-        if entry is None and self._raw is not None and not self._all_entries:
+        if entry is None and self._listing is not None and not self._all_entries:
             # The index was listed, so many tensors are likely to be read: decode every entry at once.
             self._load_entries()
             entry = self._entries.get(name)
-        if entry is None and self._columns is not None:
-            if self._row_of is None:
-                self._row_of = {n: i for i, n in enumerate(self._columns.names)}
-            row = self._row_of.get(name)
-            if row is not None:
+        if entry is None and self._columns is not None and self._listing is not None:
+            row = self._listing.row_of.get(name)
+            if row is not None and self._columns.whole[row]:
                 entry = self._entries[name] = self._columns.entry(row)
         if entry is None:
             value = self._raw_value(name)
@@ -219,7 +229,7 @@ class BundleReader(CheckpointReader):
     def slice_entry(self, name: str, extents: Sequence[Extent]) -> Entry:
         """The entry of one stored slice of the partitioned tensor ``name``."""
         key = encode_slice_key(name, extents)
-        value = self._slice_raw.get(key) if self._raw is not None else self._table.get(key)
+        value = self._listing.slice_entries.get(key) if self._listing is not None else self._table.get(key)
         if value is None:
             raise FormatError(f"partitioned tensor {name!r} lists a slice that has no entry", self.index_path)
         return decode_entry(name, value, self.header, self.index_path, self._entry_cache)
@@ -245,7 +255,7 @@ class BundleReader(CheckpointReader):
 
     def names(self) -> list[str]:
         """Every tensor name in the index, in stored (sorted) order."""
-        return list(self._load_raw())
+        return list(self._load_listing().names)
 
     def tensor_infos(self) -> dict[str, TensorInfo]:
         if self._infos is None:
@@ -262,33 +272,32 @@ class BundleReader(CheckpointReader):
     def keys(self) -> list[str]:
         return self.names()  # the index is sorted already
 
-    def _dtypes_and_shapes(self) -> dict[str, tuple[dtypes.DType, tuple[int, ...]]]:
-        """Dtype and shape of every tensor, decoding only what listing needs."""
-        raw = self._load_raw()
+    def _dtypes_and_shapes(self) -> list[tuple[dtypes.DType, tuple[int, ...]]]:
+        """Dtype and shape of every tensor in listing order, decoding only what listing needs."""
+        listing = self._load_listing()
+        heads = self._load_heads()
         with _gc_paused():
-            names, values = list(raw), list(raw.values())
-            if self._heads is None:
-                self._heads = decode_heads(names, values, self.index_path, self._entry_cache)
-            return dict(zip(names, dtypes_and_shapes(names, values, self._heads, self.index_path)))
+            return dtypes_and_shapes(listing.names, listing.data, listing.starts, listing.ends, heads,
+                                     self.index_path)
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         pairs = self._dtypes_and_shapes()
         with _gc_paused():
-            return {name: list(shape) for name, (_, shape) in pairs.items()}
+            return dict(zip(self._load_listing().names, map(list, map(_second, pairs))))
 
     def get_variable_to_dtype_map(self) -> dict[str, np.dtype]:
         obj = np.dtype(object)
         return {name: row.numpy if row.numpy is not None else obj for name, (row, _) in
-                self._dtypes_and_shapes().items()}
+                zip(self._load_listing().names, self._dtypes_and_shapes())}
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name in self._load_raw()
+        return isinstance(name, str) and name in self._load_listing().row_of
 
     def has_tensor(self, name: str) -> bool:
-        return name in self._load_raw()
+        return name in self._load_listing().row_of
 
     def __len__(self) -> int:
-        return len(self._load_raw())
+        return len(self._load_listing().names)
 
     # -- data ----------------------------------------------------------------------------
 
@@ -481,6 +490,9 @@ class BundleReader(CheckpointReader):
         """
         # The common case, kept inline: a small fixed-size tensor stored whole in a local little-endian shard.
         small = self._small.get(name)
+        if small is None and self._listing is not None and not self._all_entries:
+            self._load_entries()  # the index was listed: decode every entry at once, then look again
+            small = self._small.get(name)
         if small is not None:
             view, start, end, numpy_dtype, shape, raw_crc = small
             chunk = view[start:end]

@@ -10,8 +10,12 @@ from typing import Iterator, Optional
 from .._io.source import LocalFile, StorageOptions, open_source
 from .._wire import decode_varint
 from ..errors import ChecksumError, FormatError, PathLike, TruncatedError
+from . import columns as columns_layout
 from . import layout
 from .layout import BlockHandle
+
+# Below this many bytes of blocks, decoding entry by entry is as fast as setting up the column-wise decode.
+_COLUMNS_MIN = 64 << 10
 
 # Snappy cannot expand data by more than about 21x (a 3-byte copy op emits at
 # most 64 bytes); a declared length above this bound is a lie.
@@ -134,6 +138,20 @@ class TableReader:
                                       handle.offset)
                 previous = keys[-1]
             yield keys, values
+
+    def columns(self) -> columns_layout.Columns:
+        """Every entry in key order as columns (checked like :meth:`iter_blocks`, the same errors)."""
+        blocks = [self.read_block(handle, "data block") for handle in self.index_handles]
+        if sum(map(len, blocks)) >= _COLUMNS_MIN:
+            fast = columns_layout.decode_columns(blocks)
+            if fast is not None:
+                return fast
+        keys: list[bytes] = []
+        values: list[bytes] = []
+        for block_keys, block_values in self.iter_blocks():
+            keys += block_keys
+            values += block_values
+        return columns_layout.from_lists(keys, values)
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Yield every ``(key, value)`` in key order, checking that keys increase."""
