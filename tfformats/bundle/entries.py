@@ -186,20 +186,30 @@ _HASH = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64
          np.uint64(0x27D4EB2F165667C5))
 
 
+def _words(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, count: int) -> list[np.ndarray]:
+    """The first ``8 * count`` bytes at each start as little-endian 64-bit words, bytes past ``lengths`` zeroed."""
+    unaligned = np.ndarray((len(data) - 7,), "<u8", data, 0, (1,))  # a word at every byte position
+    words = []
+    for k in range(count):
+        valid = np.clip(lengths - 8 * k, 0, 8).astype(np.uint64)
+        mask = np.where(valid == 8, np.uint64(0xFFFFFFFFFFFFFFFF),
+                        (np.uint64(1) << (valid * np.uint64(8))) - np.uint64(1))
+        words.append(unaligned[starts + 8 * k] & mask)
+    return words
+
+
 def _group_heads(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Optional[tuple[np.ndarray, np.ndarray]]:
     """Group equal prefixes of at most ``_HEAD_BYTES`` bytes: ``(group of each, first row of each group)``.
 
     None when two different prefixes hash alike (never seen; the caller then groups them one by one).
     """
-    span = np.arange(_HEAD_BYTES, dtype=np.int64)
-    window = data[starts[:, None] + span]
-    window[span >= lengths[:, None]] = 0
-    words = window.view("<u8")
-    key = (words[:, 0] * _HASH[0]) ^ (words[:, 1] * _HASH[1]) ^ (words[:, 2] * _HASH[2]) \
-        ^ (lengths.astype(np.uint64) * _HASH[3])
+    w0, w1, w2 = _words(data, starts, lengths, _HEAD_BYTES // 8)
+    key = (w0 * _HASH[0]) ^ (w1 * _HASH[1]) ^ (w2 * _HASH[2]) ^ (lengths.astype(np.uint64) * _HASH[3])
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     group = group.reshape(-1)
-    if not ((words == words[first[group]]).all() and (lengths == lengths[first[group]]).all()):
+    lead = first[group]
+    if not ((w0 == w0[lead]).all() and (w1 == w1[lead]).all() and (w2 == w2[lead]).all()
+            and (lengths == lengths[lead]).all()):
         return None
     return group, first
 

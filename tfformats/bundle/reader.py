@@ -30,6 +30,7 @@ _PAGE = 4096
 _SMALL = 1 << 20
 _CHUNK = 2 << 20
 _second = operator.itemgetter(1)
+_SmallRead = tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]
 
 
 def _read_and_crc(shard: ByteSource, dest: memoryview, offset: int) -> tuple[int, int]:
@@ -112,7 +113,10 @@ class BundleReader(CheckpointReader):
         # After the index was decoded in bulk: the entries as columns (row i is the listing's row i), and the
         # small fixed-size tensors in local shards, ready to be sliced out of the map (see get_tensor).
         self._columns: Optional[EntryColumns] = None
-        self._small: dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]] = {}
+        # Per listing row: (shard map, start, end, dtype, shape, raw crc) of a small fixed-size tensor in a
+        # local shard, else None; and each name's row. Both empty until the index is decoded in bulk.
+        self._small: list[Optional[_SmallRead]] = []
+        self._row_of: dict[str, int] = {}
         self._heads: Optional[Heads] = None  # dtype/shape prefixes, once the index has been listed
         self._entry_cache: dict[bytes, tuple[dtypes.DType, tuple[int, ...], int]] = {}
         self._infos: Optional[dict[str, TensorInfo]] = None
@@ -159,13 +163,15 @@ class BundleReader(CheckpointReader):
                 return  # a damaged entry: each entry is decoded on its own, so only reading that one fails
             self._columns = columns
             self._entries.update(other)
-            self._small = self._small_reads(listing.names, columns)
+            self._small = self._small_reads(columns)
+            if self._small:
+                self._row_of = listing.row_of
 
-    def _small_reads(self, names: list[str], c: EntryColumns
-                     ) -> dict[str, tuple[memoryview, int, int, np.dtype, tuple[int, ...], int]]:
-        """``name -> (shard map, start, end, dtype, shape, raw crc)`` of small fixed-size tensors in local shards."""
-        if not self._little or not len(names):
-            return {}
+    def _small_reads(self, c: EntryColumns) -> list[Optional[_SmallRead]]:
+        """Per row: how to slice a small fixed-size tensor out of a local shard's map, or None."""
+        count = len(c.whole)
+        if not self._little or not count:
+            return []
         shard_size = np.zeros(self.header.num_shards, np.uint64)
         used = np.flatnonzero(np.bincount(c.shard_ids[c.whole].astype(np.int64), minlength=1)).tolist()
         for shard_id in used:
@@ -178,23 +184,28 @@ class BundleReader(CheckpointReader):
         pick = np.flatnonzero(c.whole & (c.itemsizes > 0) & (c.sizes > 0) & (c.sizes <= _SMALL)
                               & (ends <= shard_size[np.where(c.whole, c.shard_ids, 0).astype(np.int64)]))
         if not len(pick):
-            return {}
-        count = len(pick)
-        kinds = c.kind_ids[pick]
+            return []
         numpy_of = np.empty(len(c.kinds), object)
         numpy_of[:] = [row.numpy for row, _ in c.kinds]
         shape_of = np.empty(len(c.kinds), object)
         shape_of[:] = [shape for _, shape in c.kinds]
-        if len(used) == 1:
-            views: list[memoryview] = [self._views[used[0]]] * count
+        kinds = c.kind_ids[pick]
+        if len(self._views) == 1:
+            views: list[memoryview] = list(self._views.values()) * len(pick)
         else:
             view_of = np.empty(self.header.num_shards, object)
             for shard_id, view in self._views.items():
                 view_of[shard_id] = view
             views = view_of[c.shard_ids[pick].astype(np.int64)].tolist()
-        picked = names if count == len(names) else [names[i] for i in pick.tolist()]
-        return dict(zip(picked, zip(views, c.offsets[pick].tolist(), ends[pick].tolist(), numpy_of[kinds].tolist(),
-                                    shape_of[kinds].tolist(), c.raw_crcs[pick].tolist())))
+        reads: list[Optional[_SmallRead]] = list(zip(views, c.offsets[pick].tolist(), ends[pick].tolist(),
+                                                     numpy_of[kinds].tolist(), shape_of[kinds].tolist(),
+                                                     c.raw_crcs[pick].tolist()))
+        if len(pick) == count:
+            return reads
+        rows: list[Optional[_SmallRead]] = [None] * count
+        for row, read in zip(pick.tolist(), reads):
+            rows[row] = read
+        return rows
 
     def _all_names_and_entries(self) -> Iterator[tuple[str, Entry]]:
         self._load_entries()
@@ -489,10 +500,11 @@ class BundleReader(CheckpointReader):
         checksum is still verified unless the reader was opened without it).
         """
         # The common case, kept inline: a small fixed-size tensor stored whole in a local little-endian shard.
-        small = self._small.get(name)
-        if small is None and self._listing is not None and not self._all_entries:
+        at = self._row_of.get(name)
+        if at is None and not self._all_entries and self._listing is not None:
             self._load_entries()  # the index was listed: decode every entry at once, then look again
-            small = self._small.get(name)
+            at = self._row_of.get(name)
+        small = self._small[at] if at is not None else None
         if small is not None:
             view, start, end, numpy_dtype, shape, raw_crc = small
             chunk = view[start:end]

@@ -104,7 +104,39 @@ def _varint(data: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions ``starts[i] .. starts[i] + lengths[i]`` of every ``i``, concatenated."""
     ends = np.cumsum(lengths)
-    return np.repeat(starts - (ends - lengths), lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
+    total = int(ends[-1]) if len(ends) else 0
+    # 32-bit positions where they fit: half the memory to write and read back.
+    kind = np.int32 if total < 1 << 31 and (not len(starts) or int(starts.max()) < 1 << 31) else np.int64
+    offsets = np.repeat((starts - (ends - lengths)).astype(kind), lengths)
+    offsets += np.arange(total, dtype=kind)
+    return offsets
+
+
+def _increasing(buf: np.ndarray, a_starts: np.ndarray, a_lengths: np.ndarray, b_starts: np.ndarray,
+                b_lengths: np.ndarray) -> bool:
+    """Whether every key ``a`` sorts strictly before its key ``b`` (bytewise), both given as positions in ``buf``.
+
+    Keys are compared 8 bytes at a time as big-endian words; ``buf`` must extend 8 bytes past every key.
+    """
+    unaligned = np.ndarray((len(buf) - 7,), ">u8", buf, 0, (1,))
+    undecided = np.arange(len(a_starts))
+    k = 0
+    while len(undecided):
+        a_left = np.clip(a_lengths[undecided] - k, 0, 8).astype(np.uint64)
+        b_left = np.clip(b_lengths[undecided] - k, 0, 8).astype(np.uint64)
+        # Big-endian: the bytes past a key's end are the low-order ones; clear them.
+        a = unaligned[a_starts[undecided] + k] & ~((np.uint64(1) << ((8 - a_left) * np.uint64(8))) - np.uint64(1))
+        b = unaligned[b_starts[undecided] + k] & ~((np.uint64(1) << ((8 - b_left) * np.uint64(8))) - np.uint64(1))
+        if (a > b).any():
+            return False
+        tie = a == b
+        # Equal so far and one of them ends here: the shorter one sorts first (equal keys are not increasing).
+        ended = tie & ((a_left < 8) | (b_left < 8))
+        if (ended & (a_left >= b_left)).any():
+            return False
+        undecided = undecided[tie & ~ended]
+        k += 8
+    return True
 
 
 def decode_columns(blocks: Sequence[bytes]) -> Optional[Columns]:
@@ -160,7 +192,7 @@ def decode_columns(blocks: Sequence[bytes]) -> Optional[Columns]:
         value_end_col[rows] = value_end
     key_lengths = shared_col + non_shared_col
     key_starts = np.cumsum(key_lengths + 1) - key_lengths - 1
-    out = np.zeros(int(key_starts[-1] + key_lengths[-1] + 1), np.uint8)
+    out = np.zeros(int(key_starts[-1] + key_lengths[-1] + 1) + PADDING, np.uint8)
     out[_ranges(key_starts + shared_col, non_shared_col)] = data[_ranges(delta_col, non_shared_col)]
     for rows in rows_of_step[1:]:
         before = rows - 1
@@ -177,11 +209,10 @@ def decode_columns(blocks: Sequence[bytes]) -> Optional[Columns]:
             theirs = out[(key_starts[before] + cut)[longer]]
             if not (mine > theirs).all():
                 return None
-    keys = out.tobytes()
-    # Groups (and blocks) start afresh: compare each group's first key with the key before it.
+    # Groups (and blocks) start afresh: each group's first key must be greater than the key before it.
     firsts = first_row[1:][per_group[1:] > 0]
-    for row in firsts.tolist():
-        a, b = int(key_starts[row - 1]), int(key_starts[row])
-        if not keys[a:a + int(key_lengths[row - 1])] < keys[b:b + int(key_lengths[row])]:
-            return None
+    if not _increasing(out, key_starts[firsts - 1], key_lengths[firsts - 1], key_starts[firsts],
+                       key_lengths[firsts]):
+        return None
+    keys = out[:len(out) - PADDING].tobytes()
     return Columns(data, keys, key_starts, key_lengths, delta_col + non_shared_col, value_end_col)
