@@ -171,7 +171,7 @@ def _worker(side: str, task: str, path: str) -> dict[str, Any]:
             value = read(reader, name, task == "read_view")
             nbytes += value.nbytes if isinstance(value, np.ndarray) else 0
             del value
-    elif task == "read_items":  # tfformats only: reader.items() reads the next tensor ahead
+    elif task == "read_items":  # tfformats only: reader.items()
         reader = load(path)
         for _, value in reader.items():
             nbytes += value.nbytes if isinstance(value, np.ndarray) else 0
@@ -342,7 +342,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     gb = _file_bytes(big) / 1e9
     pair(f"big ({gb:.2f} GB): read every tensor, owned arrays", "read_all", big, "GB/s")
-    pair(f"big ({gb:.2f} GB): reader.items(), owned arrays, read-ahead (vs TF read)", "read_items", big, "GB/s",
+    pair(f"big ({gb:.2f} GB): reader.items(), owned arrays (vs TF read)", "read_items", big, "GB/s",
          tf_task="read_all")
     pair(f"big ({gb:.2f} GB): zero-copy views (vs TF read)", "read_view", big, "GB/s", tf_task="read_all")
     pair(f"sharded ({_file_bytes(sharded) / 1e9:.2f} GB, 4 shards, sliced): read every tensor", "read_all",

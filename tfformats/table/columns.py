@@ -139,20 +139,12 @@ def _increasing(buf: np.ndarray, a_starts: np.ndarray, a_lengths: np.ndarray, b_
     return True
 
 
-def decode_columns(blocks: Sequence[bytes]) -> Optional[Columns]:
-    """Every entry of the data ``blocks`` (decoded block contents, in table order), or None if unusual.
+_Step = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # groups, shared, non-shared, key at, end
 
-    The result is what decoding each block with :func:`~tfformats.table.layout.decode_block` gives, keys in
-    strictly increasing order across all blocks; when the blocks are not in the plain layout, or anything
-    about them is wrong, the answer is None and nothing is claimed.
-    """
-    groups = _restart_groups(blocks)
-    if groups is None:
-        return None
-    group_starts, group_ends = groups
-    data = np.frombuffer(b"".join(blocks) + bytes(PADDING), np.uint8)
-    # Walk all groups together: step k decodes the k-th entry of every group that has one.
-    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+def _walk_groups(data: np.ndarray, group_starts: np.ndarray, group_ends: np.ndarray) -> Optional[list[_Step]]:
+    """Decode the entry headers of all restart groups together: step k holds the k-th entry of each group."""
+    steps: list[_Step] = []
     active = np.arange(len(group_starts))
     pos = group_starts.copy()
     while len(active):
@@ -170,6 +162,43 @@ def decode_columns(blocks: Sequence[bytes]) -> Optional[Columns]:
         steps.append((active, shared, non_shared, at, value_end))
         pos[active] = value_end
         active = active[value_end < group_ends[active]]
+    return steps
+
+
+def _rebuild_keys(data: np.ndarray, rows_of_step: list[np.ndarray], shared: np.ndarray, non_shared: np.ndarray,
+                  delta_at: np.ndarray, key_starts: np.ndarray, key_lengths: np.ndarray) -> Optional[np.ndarray]:
+    """Every full key (followed by a 0x00) in one buffer, checking each is greater than the one before it."""
+    out = np.zeros(int(key_starts[-1] + key_lengths[-1] + 1) + PADDING, np.uint8)
+    out[_ranges(key_starts + shared, non_shared)] = data[_ranges(delta_at, non_shared)]
+    for rows in rows_of_step[1:]:  # the k-th keys of all groups copy their prefix from the (k-1)-th
+        before = rows - 1
+        cut = shared[rows]
+        if (cut > key_lengths[before]).any() or (non_shared[rows] == 0).any():
+            return None
+        out[_ranges(key_starts[rows], cut)] = out[_ranges(key_starts[before], cut)]
+        # With maximal sharing, a key is greater than the one before it exactly when its first unshared byte is.
+        longer = cut < key_lengths[before]
+        if longer.any() and not (out[(key_starts[rows] + cut)[longer]]
+                                 > out[(key_starts[before] + cut)[longer]]).all():
+            return None
+    return out
+
+
+def decode_columns(blocks: Sequence[bytes]) -> Optional[Columns]:
+    """Every entry of the data ``blocks`` (decoded block contents, in table order), or None if unusual.
+
+    The result is what decoding each block with :func:`~tfformats.table.layout.decode_block` gives, keys in
+    strictly increasing order across all blocks; when the blocks are not in the plain layout, or anything
+    about them is wrong, the answer is None and nothing is claimed.
+    """
+    groups = _restart_groups(blocks)
+    if groups is None:
+        return None
+    group_starts, group_ends = groups
+    data = np.frombuffer(b"".join(blocks) + bytes(PADDING), np.uint8)
+    steps = _walk_groups(data, group_starts, group_ends)
+    if steps is None:
+        return None
     if not steps:
         return Columns(data, b"", *(np.zeros(0, np.int64) for _ in range(4)))
     # Row of the k-th entry of group g: the rows of all earlier groups, plus k.
@@ -178,41 +207,24 @@ def decode_columns(blocks: Sequence[bytes]) -> Optional[Columns]:
         per_group[active] += 1
     first_row = np.cumsum(per_group) - per_group
     count = int(per_group.sum())
-    shared_col = np.zeros(count, np.int64)
-    non_shared_col = np.zeros(count, np.int64)
-    delta_col = np.zeros(count, np.int64)
-    value_end_col = np.zeros(count, np.int64)
+    shared, non_shared, delta_at, value_ends = (np.zeros(count, np.int64) for _ in range(4))
     rows_of_step = []
-    for k, (active, shared, non_shared, delta_at, value_end) in enumerate(steps):
+    for k, (active, step_shared, step_non_shared, step_delta_at, step_value_end) in enumerate(steps):
         rows = first_row[active] + k
         rows_of_step.append(rows)
-        shared_col[rows] = shared
-        non_shared_col[rows] = non_shared
-        delta_col[rows] = delta_at
-        value_end_col[rows] = value_end
-    key_lengths = shared_col + non_shared_col
+        shared[rows] = step_shared
+        non_shared[rows] = step_non_shared
+        delta_at[rows] = step_delta_at
+        value_ends[rows] = step_value_end
+    key_lengths = shared + non_shared
     key_starts = np.cumsum(key_lengths + 1) - key_lengths - 1
-    out = np.zeros(int(key_starts[-1] + key_lengths[-1] + 1) + PADDING, np.uint8)
-    out[_ranges(key_starts + shared_col, non_shared_col)] = data[_ranges(delta_col, non_shared_col)]
-    for rows in rows_of_step[1:]:
-        before = rows - 1
-        if (shared_col[rows] > key_lengths[before]).any():
-            return None
-        out[_ranges(key_starts[rows], shared_col[rows])] = out[_ranges(key_starts[before], shared_col[rows])]
-        # Each key must be greater than the one before it: with maximal sharing, its first unshared byte is.
-        cut = shared_col[rows]
-        longer = cut < key_lengths[before]
-        if (non_shared_col[rows] == 0).any():
-            return None
-        if longer.any():
-            mine = out[(key_starts[rows] + cut)[longer]]
-            theirs = out[(key_starts[before] + cut)[longer]]
-            if not (mine > theirs).all():
-                return None
+    out = _rebuild_keys(data, rows_of_step, shared, non_shared, delta_at, key_starts, key_lengths)
+    if out is None:
+        return None
     # Groups (and blocks) start afresh: each group's first key must be greater than the key before it.
     firsts = first_row[1:][per_group[1:] > 0]
     if not _increasing(out, key_starts[firsts - 1], key_lengths[firsts - 1], key_starts[firsts],
                        key_lengths[firsts]):
         return None
-    keys = out[:len(out) - PADDING].tobytes()
-    return Columns(data, keys, key_starts, key_lengths, delta_col + non_shared_col, value_end_col)
+    return Columns(data, out[:len(out) - PADDING].tobytes(), key_starts, key_lengths, delta_at + non_shared,
+                   value_ends)
