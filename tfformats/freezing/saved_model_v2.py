@@ -47,7 +47,7 @@ from ..errors import FormatError, GraphError, UnsupportedError
 from ..graphs.inline import CALL_OPS, inline_calls
 from ..graphs.names import format_input, node_name, parse_input
 from ..graphs.opdefs import add_default_attrs
-from ..graphs.prune import colocated_with, reachable
+from ..graphs.prune import colocated_with, keep_nodes, reachable
 from ..graphs.registry import OpResolver
 from .constants import Converter
 from .result import FreezeResult
@@ -228,13 +228,7 @@ def _prune(graph_def: Any, roots: Iterable[str]) -> Any:
     keep = reachable(graph_def, roots)
     if all(n.name in keep for n in graph_def.node):
         return graph_def
-    out = type(graph_def)()
-    out.node.extend(n for n in graph_def.node if n.name in keep)
-    if graph_def.HasField("versions"):
-        out.versions.CopyFrom(graph_def.versions)
-    if graph_def.HasField("library"):
-        out.library.CopyFrom(graph_def.library)
-    return out
+    return keep_nodes(graph_def, keep)
 
 
 def _functions_used(nodes: Iterable[Any], functions: Mapping[str, Any]) -> list[str]:

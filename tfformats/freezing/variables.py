@@ -17,13 +17,12 @@ import numpy as np
 from ..bundle.slices import FULL, Extent, parse_slice_spec, region, resolve
 from ..errors import GraphError
 from ..graphs.names import node_name, parse_input
+from ..graphs.variables import variable_defs
 
 VARIABLE_OPS = frozenset({"VariableV2", "Variable", "VarHandleOp"})
 RESTORE_OPS = frozenset({"RestoreV2", "RestoreSlice", "Restore"})
 ASSIGN_OPS = frozenset({"Assign", "AssignVariableOp"})
 # Collections whose values are serialized VariableDef messages.
-VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables",
-                        "moving_average_variables")
 EMA_SUFFIX = "/ExponentialMovingAverage"
 
 
@@ -138,25 +137,15 @@ def restore_mapping(graph_def: Any, saver_def: Any = None,
 
 def slice_infos(meta_graph: Any) -> dict[str, VariableSource]:
     """Partitioned-variable slices from the VariableDefs in a MetaGraphDef's collections."""
-    from ..proto import VariableDef
-
     out: dict[str, VariableSource] = {}
-    for cname in VARIABLE_COLLECTIONS:
-        if cname not in meta_graph.collection_def:
+    for vdef in variable_defs(meta_graph):
+        info = vdef.save_slice_info_def
+        if not info.full_name:
             continue
-        for raw in meta_graph.collection_def[cname].bytes_list.value:
-            vdef = VariableDef()
-            try:
-                vdef.ParseFromString(raw)
-            except Exception:
-                continue
-            info = vdef.save_slice_info_def
-            if not info.full_name:
-                continue
-            var = node_name(vdef.variable_name)
-            extents = tuple(Extent(int(o), int(s)) for o, s in zip(info.var_offset, info.var_shape))
-            out[var] = VariableSource(var, info.full_name, tuple(int(d) for d in info.full_shape), extents,
-                                      "slice_info")
+        var = node_name(vdef.variable_name)
+        extents = tuple(Extent(int(o), int(s)) for o, s in zip(info.var_offset, info.var_shape))
+        out[var] = VariableSource(var, info.full_name, tuple(int(d) for d in info.full_shape), extents,
+                                  "slice_info")
     return out
 
 

@@ -97,7 +97,11 @@ def extract_sub_graph(graph_def: Any, outputs: Sequence[str], *,
     if by_name is None:
         by_name = {n.name: n for n in graph_def.node}
     wanted = check_outputs(graph_def, outputs, names=by_name)
-    keep = reachable(graph_def, wanted, by_name)
+    return keep_nodes(graph_def, reachable(graph_def, wanted, by_name))
+
+
+def keep_nodes(graph_def: Any, keep: Container[str]) -> Any:
+    """A new GraphDef with the nodes named in ``keep`` (in their original order), the versions and the library."""
     out = type(graph_def)()
     out.node.extend(n for n in graph_def.node if n.name in keep)
     if graph_def.HasField("library"):
@@ -107,4 +111,4 @@ def extract_sub_graph(graph_def: Any, outputs: Sequence[str], *,
     return out
 
 
-__all__ = ["check_outputs", "colocated_with", "dependencies", "extract_sub_graph", "reachable", "suggest"]
+__all__ = ["check_outputs", "colocated_with", "dependencies", "extract_sub_graph", "keep_nodes", "reachable", "suggest"]

@@ -70,9 +70,9 @@ def _input_value(model: Model, node: Any, index: int, onnx_name: str,
     return Value(onnx_name, dtype, shape), info
 
 
-def _rename(graph: Any, old: str, new: str) -> None:
-    """Rename value ``old`` to ``new`` everywhere in ``graph`` and its subgraphs."""
-    for node in graph.node:
+def _rename(nodes: Sequence[Any], old: str, new: str) -> None:
+    """Rename value ``old`` to ``new`` in the inputs and outputs of ``nodes`` and of their subgraphs."""
+    for node in nodes:
         for i, name in enumerate(node.input):
             if name == old:
                 node.input[i] = new
@@ -81,9 +81,9 @@ def _rename(graph: Any, old: str, new: str) -> None:
                 node.output[i] = new
         for attr in node.attribute:
             if attr.HasField("g"):
-                _rename(attr.g, old, new)
+                _rename(attr.g.node, old, new)
             for g in attr.graphs:
-                _rename(g, old, new)
+                _rename(g.node, old, new)
 
 
 def _check_opset(opset: Optional[int], onnx: Any) -> int:
@@ -207,9 +207,7 @@ def _name_outputs(cx: Context, model: Model, frozen: Frozen) -> list[Any]:
             if model.used(onnx_name):
                 _free_name(cx, model, onnx_name)
             model.reserve(onnx_name)
-            for node in cx.nodes:
-                _rename_node_io(node, name, onnx_name)
-            _rename_deep(cx.nodes, name, onnx_name)
+            _rename(cx.nodes, name, onnx_name)
             produced.discard(name)
             v.forms[None] = onnx_name  # later outputs of the same tensor now read it under this name
         else:
@@ -222,30 +220,10 @@ def _name_outputs(cx: Context, model: Model, frozen: Frozen) -> list[Any]:
     return infos
 
 
-def _rename_node_io(node: Any, old: str, new: str) -> None:
-    for i, name in enumerate(node.input):
-        if name == old:
-            node.input[i] = new
-    for i, name in enumerate(node.output):
-        if name == old:
-            node.output[i] = new
-
-
-def _rename_deep(nodes: Sequence[Any], old: str, new: str) -> None:
-    for node in nodes:
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                _rename(attr.g, old, new)
-            for g in attr.graphs:
-                _rename(g, old, new)
-
-
 def _free_name(cx: Context, model: Model, wanted: str) -> None:
     """An internal value already uses an output's name: give it another."""
     other = model.unique(wanted + "_internal")
-    for node in cx.nodes:
-        _rename_node_io(node, wanted, other)
-    _rename_deep(cx.nodes, wanted, other)
+    _rename(cx.nodes, wanted, other)
     if wanted in model.arrays:
         model.arrays[other] = model.arrays.pop(wanted)
     model.release(wanted)

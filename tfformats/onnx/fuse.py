@@ -36,8 +36,14 @@ def _users(graph: Any) -> dict[str, list[Any]]:
     return users
 
 
-def _has_subgraphs(graph: Any) -> bool:
-    return any(attr.HasField("g") or len(attr.graphs) for n in graph.node for attr in n.attribute)
+def _readers(graph: Any) -> Optional[tuple[set[str], dict[str, list[Any]]]]:
+    """``(graph output names, value name -> the nodes that read it)``, or None for a graph with subgraphs.
+
+    Names read inside subgraphs are not tracked, so a fusion pass leaves such graphs alone.
+    """
+    if any(attr.HasField("g") or len(attr.graphs) for n in graph.node for attr in n.attribute):
+        return None
+    return {o.name for o in graph.output}, _users(graph)
 
 
 def _drop(graph: Any, removed: set[int]) -> int:
@@ -52,10 +58,10 @@ def _drop(graph: Any, removed: set[int]) -> int:
 def fold_conv_affine(graph: Any, model: Model) -> int:
     """Fold per-channel constant Mul/Add into the Conv before them; returns the nodes removed."""
     arrays = model.arrays
-    outputs = {o.name for o in graph.output}
-    if _has_subgraphs(graph):
-        return 0  # names read inside subgraphs are not tracked here; leave such models alone
-    users = _users(graph)
+    readers = _readers(graph)
+    if readers is None:
+        return 0
+    outputs, users = readers
     removed: set[int] = set()
     for conv in graph.node:
         if conv.op_type != "Conv" or conv.input[1] not in arrays:
@@ -99,10 +105,10 @@ def affine_to_batch_norm(graph: Any, model: Model) -> int:
     the tensor instead of two. Only Mul/Add pairs whose constants are [1, C, 1, 1]-shaped are rewritten.
     """
     arrays = model.arrays
-    outputs = {o.name for o in graph.output}
-    if _has_subgraphs(graph):
-        return 0  # names read inside subgraphs are not tracked here; leave such models alone
-    users = _users(graph)
+    readers = _readers(graph)
+    if readers is None:
+        return 0
+    outputs, users = readers
     removed: set[int] = set()
     for mul in graph.node:
         if mul.op_type != "Mul" or len(mul.input) != 2:
@@ -139,10 +145,10 @@ def affine_to_batch_norm(graph: Any, model: Model) -> int:
 def fold_pad_into_conv(graph: Any, model: Model) -> int:
     """Merge a zero Pad of only the spatial axes into the padding of the Conv it feeds."""
     arrays = model.arrays
-    outputs = {o.name for o in graph.output}
-    if _has_subgraphs(graph):
-        return 0  # names read inside subgraphs are not tracked here; leave such models alone
-    users = _users(graph)
+    readers = _readers(graph)
+    if readers is None:
+        return 0
+    outputs, users = readers
     removed: set[int] = set()
     for pad in graph.node:
         if pad.op_type != "Pad" or len(pad.input) < 2 or pad.input[1] not in arrays:

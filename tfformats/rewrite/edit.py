@@ -109,8 +109,6 @@ def tf1_optimizer_keys(names: Sequence[str], *, include_global_step: bool = Fals
 
 _APPLY_OP = re.compile(r"^(Resource)?(Sparse)?Apply[A-Za-z0-9]+$")
 # MetaGraphDef collections whose entries are serialized VariableDefs.
-_VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables",
-                         "moving_average_variables")
 
 
 def tf1_slot_keys_from_meta(meta_path: str, notes: Optional[list[str]] = None) -> set[str]:
@@ -123,10 +121,8 @@ def tf1_slot_keys_from_meta(meta_path: str, notes: Optional[list[str]] = None) -
     """
     if not os.path.isfile(meta_path):
         return set()
-    from google.protobuf.message import DecodeError
-
     from ..graphs.read import read_meta_graph
-    from ..proto import VariableDef
+    from ..graphs.variables import variable_defs
 
     try:
         meta = read_meta_graph(meta_path)
@@ -135,18 +131,10 @@ def tf1_slot_keys_from_meta(meta_path: str, notes: Optional[list[str]] = None) -
             notes.append(f"--strip-optimizer: {meta_path} unreadable ({exc}); slots found by name only")
         return set()
     key_of: dict[str, str] = {}
-    for name in _VARIABLE_COLLECTIONS:
-        if name not in meta.collection_def:
-            continue
-        for raw in meta.collection_def[name].bytes_list.value:
-            var = VariableDef()
-            try:
-                var.ParseFromString(raw)
-            except DecodeError:
-                continue
-            node = var.variable_name.split(":")[0]
-            if node:
-                key_of[node] = var.save_slice_info_def.full_name or node
+    for var in variable_defs(meta):
+        node = var.variable_name.split(":")[0]
+        if node:
+            key_of[node] = var.save_slice_info_def.full_name or node
     trained: set[str] = set()
     updated: set[str] = set()
     for node in meta.graph_def.node:

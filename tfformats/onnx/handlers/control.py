@@ -277,13 +277,7 @@ def _unchanged(cx: Context, node: Any, fname: str) -> frozenset[int]:
     body = {n.name: n for n in fdef.node_def}
     same = set()
     for k, out in enumerate(fdef.signature.output_arg):
-        ref = fdef.ret.get(out.name, "")
-        for _ in range(len(body) + 1):
-            head, _, rest = ref.partition(":")
-            n = body.get(head)
-            if n is None or n.op != "Identity" or not rest.startswith("output:"):
-                break
-            ref = n.input[0]
+        ref = _through_identities(fdef.ret.get(out.name, ""), body)
         if k < len(args) and ref == args[k]:
             same.add(k)
     return frozenset(same)
