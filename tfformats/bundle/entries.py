@@ -548,7 +548,7 @@ class EntryColumns(NamedTuple):
 def decode_entry_columns(names: Sequence[str], data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                          header: Header, path: Optional[PathLike] = None,
                          cache: Optional[dict[bytes, tuple[DType, tuple[int, ...], int]]] = None,
-                         heads: Optional[Heads] = None, failed: Optional[set[str]] = None
+                         heads: Optional[Heads] = None, lenient: bool = False
                          ) -> tuple[EntryColumns, dict[str, Entry]]:
     """Decode many entries at once (entry ``i`` is ``data[starts[i]:ends[i]]``): ``(columns, other)``.
 
@@ -557,8 +557,8 @@ def decode_entry_columns(names: Sequence[str], data: np.ndarray, starts: np.ndar
     ``other`` holds every other entry (partitioned tensors, unusual layouts) by name, decoded and checked one
     by one by :func:`decode_entry`. ``heads`` (from :func:`decode_heads` on the same entries, e.g. when they
     were listed first) saves decoding the dtype-and-shape prefixes again. ``data`` must extend at least 24
-    bytes past the last entry. With a ``failed`` set, the names of entries that do not decode go there
-    instead of raising (so one damaged entry leaves the others readable).
+    bytes past the last entry. With ``lenient``, an entry that does not decode is left out of both
+    instead of raising (so one damaged entry leaves the others readable; decoding it alone says what is wrong).
     """
     if cache is None:
         cache = {}
@@ -586,9 +586,8 @@ def decode_entry_columns(names: Sequence[str], data: np.ndarray, starts: np.ndar
         try:
             other[names[i]] = decode_entry(names[i], data[starts[i]:ends[i]].tobytes(), header, path, cache)
         except FormatError:
-            if failed is None:
+            if not lenient:
                 raise
-            failed.add(names[i])
     return columns, other
 
 

@@ -158,7 +158,7 @@ class BundleReader(CheckpointReader):
             try:
                 columns, other = decode_entry_columns(listing.names, listing.data, listing.starts, listing.ends,
                                                       self.header, self.index_path, self._entry_cache, self._heads,
-                                                      failed=set())
+                                                      lenient=True)
             except FormatError:
                 return  # a damaged entry: each entry is decoded on its own, so only reading that one fails
             self._columns = columns

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import mmap
 import os
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 from .._io.source import LocalFile, StorageOptions, open_source
 from .._wire import decode_varint
@@ -118,7 +118,9 @@ class TableReader:
 
     def block_lists(self, handle: BlockHandle) -> tuple[list[bytes], list[bytes]]:
         """Keys and values of one data block, as two lists."""
-        block = self.read_block(handle, "data block")
+        return self._decode_block(handle, self.read_block(handle, "data block"))
+
+    def _decode_block(self, handle: BlockHandle, block: bytes) -> tuple[list[bytes], list[bytes]]:
         try:
             return layout.decode_block(bytes(block))
         except FormatError as exc:
@@ -129,9 +131,12 @@ class TableReader:
 
     def iter_blocks(self) -> Iterator[tuple[list[bytes], list[bytes]]]:
         """Yield the keys and values of each data block in order, checking that keys increase."""
+        return self._in_order((handle, self.block_lists(handle)) for handle in self.index_handles)
+
+    def _in_order(self, blocks: Iterable[tuple[BlockHandle, tuple[list[bytes], list[bytes]]]]
+                  ) -> Iterator[tuple[list[bytes], list[bytes]]]:
         previous: Optional[bytes] = None
-        for handle in self.index_handles:
-            keys, values = self.block_lists(handle)
+        for handle, (keys, values) in blocks:
             if keys:
                 if previous is not None and keys[0] <= previous:
                     raise FormatError(f"keys out of order: {keys[0]!r} follows {previous!r}", self.path,
@@ -148,7 +153,8 @@ class TableReader:
                 return fast
         keys: list[bytes] = []
         values: list[bytes] = []
-        for block_keys, block_values in self.iter_blocks():
+        decoded = ((handle, self._decode_block(handle, block)) for handle, block in zip(self.index_handles, blocks))
+        for block_keys, block_values in self._in_order(decoded):
             keys += block_keys
             values += block_values
         return columns_layout.from_lists(keys, values)
